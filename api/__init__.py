@@ -1,0 +1,1 @@
+"""The read API: ``GET /status/{deployment_id}`` served from precomputed documents."""

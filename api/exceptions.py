@@ -1,0 +1,20 @@
+"""Errors of the API, each mapped to one documented HTTP answer in ``api.app``."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    pass
+
+
+class ConfigurationError(ApiError):
+    """The API cannot start with these settings; the message says which one to fix."""
+
+
+class NotAuthenticated(ApiError):
+    """Missing, malformed, expired or badly signed token (401). The reason is for logs only:
+    clients get one indistinguishable answer."""
+
+
+class StoreUnavailable(ApiError):
+    """Redis did not answer in time (503); retrying later helps."""

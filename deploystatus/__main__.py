@@ -1,0 +1,5 @@
+import sys
+
+from deploystatus.cli import main
+
+sys.exit(main())

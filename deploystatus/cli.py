@@ -1,0 +1,110 @@
+"""The ``deploystatus`` command: projector, api, publish, token, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import orjson
+
+from deploystatus.logs import configure_logging
+from deploystatus.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level)
+    result: int = args.handler(settings, args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deploystatus", description="Deployment status read model (configured by environment)."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    projector = commands.add_parser("projector", help="fold the events topic into Redis")
+    projector.set_defaults(handler=_projector)
+
+    api = commands.add_parser("api", help="serve GET /status/{deployment_id}")
+    api.set_defaults(handler=_api)
+
+    publish = commands.add_parser("publish", help="publish events from a JSONL file ('-' = stdin)")
+    publish.add_argument("file", help="one CloudEvent JSON object per line, or '-' for stdin")
+    publish.add_argument(
+        "--no-validate", action="store_true", help="publish lines as they are, even invalid ones"
+    )
+    publish.set_defaults(handler=_publish)
+
+    token = commands.add_parser("token", help="mint a JWT for a user with JWT_SECRET")
+    token.add_argument("--sub", required=True, help="the user id (a uuid)")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.set_defaults(handler=_token)
+
+    demo = commands.add_parser(
+        "demo", help="embedded broker + Redis, projector, API and changing sample deployments"
+    )
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _projector(settings: Settings, args: argparse.Namespace) -> int:
+    from projector.service import run_projector
+
+    asyncio.run(run_projector(settings))
+    return 0
+
+
+def _api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    return 0
+
+
+def _publish(settings: Settings, args: argparse.Namespace) -> int:
+    from deploystatus.publish import InvalidInput, parse_lines, publish_records
+
+    if args.file == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        lines = Path(args.file).read_text().splitlines()
+    try:
+        records = parse_lines(lines, validate=not args.no_validate)
+    except InvalidInput as exc:
+        print(f"deploystatus publish: {exc} (nothing published)", file=sys.stderr)
+        return 2
+    written = asyncio.run(publish_records(settings, records))
+    for metadata in written:
+        position = {
+            "topic": metadata.topic,
+            "partition": metadata.partition,
+            "offset": metadata.offset,
+        }
+        sys.stdout.write(orjson.dumps(position).decode() + "\n")
+    print(f"published {len(written)} event(s) to {settings.events_topic!r}", file=sys.stderr)
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from api.auth import mint_token
+
+    print(mint_token(settings, args.sub, args.ttl))
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from deploystatus.demo import run_demo
+
+    return run_demo(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""`deploystatus demo`: the whole product on one machine, with statuses that keep changing.
+
+Starts an embedded broker and Redis unless KAFKA_BOOTSTRAP_SERVERS / REDIS_URL are set,
+then the projector and the API in this process, publishes sample deployments for two users
+and keeps changing their replicas. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import uuid
+
+import uvicorn
+from pydantic import SecretStr
+
+from api.app import create_app
+from api.auth import mint_token
+from deploystatus.connections import create_producer
+from deploystatus.devstack import EmbeddedService, free_port, start_broker, start_redis
+from deploystatus.samples import SimulatedDeployment, create_deployment, simulation_step
+from deploystatus.settings import Settings
+from deploystatus.topics import ensure_topics
+from events.publisher import EventPublisher
+from projector.service import run_projector
+
+log = logging.getLogger(__name__)
+STEP_SECONDS = 3.0
+
+
+def run_demo(settings: Settings) -> int:
+    services: list[EmbeddedService] = []
+    try:
+        updates: dict[str, object] = {}
+        if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+            broker = start_broker()
+            services.append(broker)
+            updates |= {
+                "kafka_bootstrap_servers": broker.bootstrap_servers,
+                "kafka_idempotence": False,
+            }
+            print(f"embedded broker (Tansu) on {broker.bootstrap_servers}")
+        if "REDIS_URL" not in os.environ:
+            redis = start_redis()
+            services.append(redis)
+            updates["redis_url"] = redis.url
+            print(f"embedded Redis on {redis.url}")
+        if settings.jwt_secret is None:
+            updates["jwt_secret"] = SecretStr(secrets.token_hex(32))
+        if not _port_free(settings.api_host, settings.api_port):
+            updates["api_port"] = free_port()
+        settings = settings.model_copy(update=updates)
+        asyncio.run(_run(settings))
+    finally:
+        for service in reversed(services):
+            service.stop()
+    print("demo stopped")
+    return 0
+
+
+async def _run(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="warning",
+        )
+    )
+    await ensure_topics(settings)
+    projector = asyncio.create_task(run_projector(settings, stop), name="projector")
+    api = asyncio.create_task(server.serve(), name="api")
+    simulator = asyncio.create_task(_simulate(settings, stop), name="simulator")
+    await stop.wait()
+
+    simulator.cancel()
+    server.should_exit = True
+    await asyncio.gather(simulator, api, projector, return_exceptions=True)
+
+
+async def _simulate(settings: Settings, stop: asyncio.Event) -> None:
+    rng = random.Random()  # noqa: S311 - picks sample changes, not secrets
+    alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
+    deployments: list[SimulatedDeployment] = []
+    events = []
+    for owner, name, target in (
+        (alice, "web", 3),
+        (alice, "worker", 2),
+        (alice, "cron", 1),
+        (bob, "billing", 2),
+    ):
+        dep, created = create_deployment(owner, name, target, rng)
+        deployments.append(dep)
+        events += created
+
+    producer = create_producer(settings, "deploystatus-demo")
+    await producer.start()
+    try:
+        publisher = EventPublisher(producer, settings.events_topic)
+        await publisher.publish(events)
+        _print_instructions(settings, alice, deployments)
+        while not stop.is_set():
+            await asyncio.sleep(STEP_SECONDS)
+            dep = rng.choice(deployments)
+            await publisher.publish(simulation_step(dep, rng))
+    finally:
+        await producer.stop()
+
+
+def _print_instructions(
+    settings: Settings, alice: str, deployments: list[SimulatedDeployment]
+) -> None:
+    token = mint_token(settings, alice, ttl_seconds=24 * 3600)
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    mine = [d for d in deployments if d.owner == alice]
+    other = next(d for d in deployments if d.owner != alice)
+    print(
+        f"""
+deploystatus demo is running: API on {base} (docs: {base}/docs)
+A replica of one of the deployments changes every {STEP_SECONDS:.0f}s.
+
+User {alice} owns: {", ".join(f"{d.name}={d.deployment_id}" for d in mine)}
+Their token (24h):
+  export TOKEN={token}
+
+Try:
+  curl -s -H "Authorization: Bearer $TOKEN" {base}/status/{mine[0].deployment_id}
+Someone else's deployment answers 404:
+  curl -s -H "Authorization: Bearer $TOKEN" {base}/status/{other.deployment_id}
+
+Press Ctrl-C to stop.
+""",
+        flush=True,
+    )
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock, contextlib.suppress(OSError):
+        sock.bind((host, port))
+        return True
+    return False

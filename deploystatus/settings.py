@@ -1,0 +1,56 @@
+"""Configuration from the environment, read once at startup and passed down explicitly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    # Kafka
+    kafka_bootstrap_servers: str = "localhost:9092"
+    events_topic: str = "deployment-events"
+    dlq_topic: str = ""  # empty means "<events_topic>.dlq"
+    consumer_group: str = "deploystatus-projector"
+    events_partitions: int = Field(default=12, ge=1)
+    events_replication_factor: int = Field(default=1, ge=1)
+    # Idempotent producers need InitProducerId, which the embedded dev broker refuses.
+    kafka_idempotence: bool = True
+
+    # Projector
+    projector_batch_size: int = Field(default=1000, ge=1)
+    projector_poll_timeout_ms: int = Field(default=200, ge=1)
+
+    # Redis
+    redis_url: str = "redis://localhost:6379/0"
+    redis_prefix: str = Field(default="ds", min_length=1)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # Auth
+    jwt_secret: SecretStr | None = None
+    jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+
+    log_level: str = "INFO"
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _default_dlq_topic(self) -> Settings:
+        if not self.dlq_topic:
+            self.dlq_topic = f"{self.events_topic}.dlq"
+        return self

@@ -1,0 +1,47 @@
+"""Creating the topics the projector needs when they are missing."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from deploystatus.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The events topic is the source of truth: the view can be rebuilt only from what it keeps.
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the events and dead-letter topics unless they exist (concurrent callers are fine)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="deploystatus-admin"
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name,
+                num_partitions=settings.events_partitions,
+                replication_factor=settings.events_replication_factor,
+                topic_configs=KEEP_FOREVER,
+            )
+            for name in (settings.events_topic, settings.dlq_topic)
+            if name not in existing
+        ]
+        if not wanted:
+            return
+        response = await admin.create_topics(wanted)
+        for topic_error in response.topic_errors:
+            name, code = topic_error[0], topic_error[1]
+            error = for_code(code)
+            if code == 0 or error is TopicAlreadyExistsError:
+                log.info("topic %r is ready", name)
+                continue
+            raise error(f"could not create topic {name!r}: {topic_error[2:]}")
+    finally:
+        await admin.close()

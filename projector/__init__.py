@@ -1,0 +1,1 @@
+"""The projector: folds deployment events from Kafka into status documents in Redis."""

@@ -1,0 +1,59 @@
+"""Rendering a deployment's state into the exact bytes ``GET /status/{id}`` returns."""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+
+from projector.health import compute_health
+from projector.state import DeploymentState
+
+
+def render(state: DeploymentState) -> bytes | None:
+    """The status document's JSON bytes, or ``None`` while the deployment is not served
+    (not yet created, or deleted)."""
+    if not state.served:
+        return None
+    return orjson.dumps(
+        {
+            "deployment_id": state.deployment_id,
+            "name": state.name,
+            "status": state.status,
+            "health": compute_health((r.status for r in state.replicas), state.target_replicas),
+            "target_replicas": state.target_replicas,
+            "replicas": [
+                {
+                    "id": r.id,
+                    "node_id": r.node_id,
+                    "status": r.status,
+                    "container_id": r.container_id,
+                    "started_at": r.started_at,
+                    "stopped_at": r.stopped_at,
+                }
+                for r in state.replicas
+            ],
+            "resources": {
+                "cpu_cores": float(state.resources.cpu_cores),
+                "memory_mb": state.resources.memory_mb,
+                "gpu_units": state.resources.gpu_units,
+                "storage_gb": state.resources.storage_gb,
+            },
+            "recent_status_changes": [
+                {
+                    "old_status": h.old_status,
+                    "new_status": h.new_status,
+                    "changed_at": h.changed_at,
+                    "reason": h.reason,
+                }
+                for h in state.history
+            ],
+            "created_at": state.created_at,
+            "updated_at": state.updated_at,
+        }
+    )
+
+
+def etag(document: bytes) -> str:
+    """A strong validator that changes whenever the document's bytes change."""
+    return hashlib.blake2b(document, digest_size=12).hexdigest()

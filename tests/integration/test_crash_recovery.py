@@ -1,0 +1,89 @@
+"""Crashes and restarts of the projector process never lose or double-apply an event."""
+
+from __future__ import annotations
+
+import random
+import signal
+import uuid
+from pathlib import Path
+
+from harness import (
+    committed_offsets,
+    expected_states,
+    publish,
+    running_projector,
+    start_cli,
+    stop_process,
+    stored_state,
+    wait_for,
+    wait_for_view,
+)
+
+from deploystatus.samples import create_deployment, simulation_step
+
+CRASHING_PROJECTOR = Path(__file__).with_name("crash_before_commit.py")
+
+
+def scenario(seed: int, deployments: int, changes: int):
+    rng = random.Random(seed)
+    owner = str(uuid.uuid4())
+    deps, events = [], []
+    for i in range(deployments):
+        dep, created = create_deployment(owner, f"app-{i}", 2, rng)
+        deps.append(dep)
+        events += created
+    for _ in range(changes):
+        events += simulation_step(rng.choice(deps), rng)
+    return events
+
+
+async def test_kill_between_write_and_commit_applies_nothing_twice(settings, tmp_path):
+    """SIGKILL after the Redis write but before the commit: after a restart, each event is
+    applied exactly once (documents and fold states equal the fold of the log)."""
+    events = scenario(seed=11, deployments=6, changes=40)
+    written = await publish(settings, events)
+
+    process = start_cli(settings, script=CRASHING_PROJECTOR, log=tmp_path / "crashing.log")
+    assert stop_process(process, sig=0, timeout=60) == -signal.SIGKILL
+    assert set((await committed_offsets(settings)).values()) == {0}, "nothing may be committed"
+    states_after_crash = [await stored_state(settings, e.deployment_id) for e in events]
+    assert any(states_after_crash), "the crashing projector wrote before dying"
+
+    async with running_projector(settings):
+        await wait_for_view(settings, events)
+        ends = {}
+        for metadata in written:
+            ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
+        await wait_for(
+            lambda: committed_offsets(settings),
+            lambda offsets: all(offsets[p] == end for p, end in ends.items()),
+            "offsets committed to the end of the log",
+        )
+
+    for deployment_id, expected in expected_states(events).items():
+        stored = await stored_state(settings, deployment_id)
+        assert stored is not None
+        assert stored.events_applied == expected.events_applied
+        assert stored.history == expected.history
+
+
+async def test_sigterm_finishes_commits_and_exits_zero(settings, tmp_path):
+    """SIGTERM: the projector commits what it applied and exits 0; a successor has nothing
+    left to redo."""
+    events = scenario(seed=12, deployments=4, changes=20)
+    written = await publish(settings, events)
+    process = start_cli(settings, "projector", log=tmp_path / "projector.log")
+    try:
+        await wait_for_view(settings, events)
+        ends = {}
+        for metadata in written:
+            ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
+        await wait_for(
+            lambda: committed_offsets(settings),
+            lambda offsets: all(offsets[p] == end for p, end in ends.items()),
+            "offsets committed to the end of the log",
+        )
+    finally:
+        returncode = stop_process(process, signal.SIGTERM)
+    assert returncode == 0, (tmp_path / "projector.log").read_text()
+    assert "projector stopped" in (tmp_path / "projector.log").read_text()

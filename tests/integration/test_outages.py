@@ -1,0 +1,91 @@
+"""Outages of Redis or the broker are waited out: nothing is lost, nothing applied twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from harness import (
+    bearer,
+    expected_states,
+    publish,
+    running_api,
+    running_projector,
+    stored_state,
+    wait_for_view,
+)
+from test_crash_recovery import scenario
+
+from deploystatus.devstack import start_redis
+
+OUTAGE_SECONDS = 4
+
+
+@pytest.fixture
+def own_redis(settings, tmp_path):
+    """A Redis process of this test's own, to pause and resume."""
+    server = start_redis(log_dir=tmp_path)
+    try:
+        yield server, settings.model_copy(update={"redis_url": server.url})
+    finally:
+        server.stop()
+
+
+async def test_redis_outage_is_waited_out(own_redis):
+    """With Redis frozen the API answers 503 and the projector retries; after it returns,
+    the view is the fold of the whole log and the API answers 200 again."""
+    server, settings = own_redis
+    events = scenario(seed=31, deployments=5, changes=30)
+    before, during = events[:20], events[20:]
+    owner_of = {
+        e.deployment_id: str(e.data.user_id) for e in events if e.type == "deployment.created"
+    }
+    some_id = next(iter(owner_of))
+
+    async with running_projector(settings), running_api(settings) as client:
+        await publish(settings, before)
+        await wait_for_view(settings, before)
+
+        server.pause()
+        try:
+            await publish(settings, during)
+            url, headers = f"/status/{some_id}", bearer(settings, owner_of[some_id])
+            response = await client.get(url, headers=headers)
+            assert response.status_code == 503
+            await asyncio.sleep(OUTAGE_SECONDS)  # the outage itself: nothing to await
+        finally:
+            server.resume()
+
+        await wait_for_view(settings, events)
+        assert (await client.get(url, headers=headers)).status_code == 200
+    for deployment_id, expected in expected_states(events).items():
+        assert (
+            await stored_state(settings, deployment_id)
+        ).events_applied == expected.events_applied
+
+
+async def test_broker_outage_is_waited_out(settings, kafka):
+    """With the broker frozen (SIGSTOP) the projector and a publisher wait; after SIGCONT
+    everything published is applied once."""
+    if kafka.embedded is None:
+        pytest.skip("pausing the broker needs the embedded broker process")
+    events = scenario(seed=32, deployments=5, changes=30)
+    before, during = events[:20], events[20:]
+
+    async with running_projector(settings):
+        await publish(settings, before)
+        await wait_for_view(settings, before)
+
+        kafka.embedded.pause()
+        try:
+            publishing = asyncio.create_task(publish(settings, during))
+            await asyncio.sleep(OUTAGE_SECONDS)  # the outage itself: nothing to await
+            assert not publishing.done()
+        finally:
+            kafka.embedded.resume()
+        await publishing
+        await wait_for_view(settings, events)
+    for deployment_id, expected in expected_states(events).items():
+        assert (
+            await stored_state(settings, deployment_id)
+        ).events_applied == expected.events_applied

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
 from pathlib import Path
 
 import orjson
+from pydantic import ValidationError
 
+from api.exceptions import ConfigurationError
+from deploystatus.devstack import DevStackError
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
 
@@ -16,17 +20,30 @@ from deploystatus.settings import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        parser.exit(2, f"deploystatus: invalid configuration in the environment:\n{exc}\n")
     configure_logging(settings.log_level)
-    result: int = args.handler(settings, args)
+    try:
+        result: int = args.handler(settings, args)
+    except (ConfigurationError, DevStackError) as exc:
+        parser.exit(2, f"deploystatus {args.command}: {exc}\n")
     return result
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a uuid") from None
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deploystatus", description="Deployment status read model (configured by environment)."
     )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     projector = commands.add_parser("projector", help="fold the events topic into Redis")
     projector.set_defaults(handler=_projector)
@@ -42,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     publish.set_defaults(handler=_publish)
 
     token = commands.add_parser("token", help="mint a JWT for a user with JWT_SECRET")
-    token.add_argument("--sub", required=True, help="the user id (a uuid)")
+    token.add_argument("--sub", required=True, type=_uuid, help="the user id (a uuid)")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     token.set_defaults(handler=_token)
 
@@ -50,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="embedded broker + Redis, projector, API and changing sample deployments"
     )
     demo.set_defaults(handler=_demo)
+
+    simulate = commands.add_parser(
+        "simulate", help="publish sample deployments and keep changing them (no services)"
+    )
+    simulate.set_defaults(handler=_simulate)
     return parser
 
 
@@ -104,6 +126,12 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from deploystatus.demo import run_demo
 
     return run_demo(settings)
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from deploystatus.demo import run_simulation
+
+    return run_simulation(settings)
 
 
 if __name__ == "__main__":

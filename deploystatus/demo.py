@@ -34,6 +34,27 @@ log = logging.getLogger(__name__)
 STEP_SECONDS = 3.0
 
 
+def run_simulation(settings: Settings) -> int:
+    """Only the sample deployments and their changes, for a stack whose projector and API run
+    elsewhere (docker compose). Stops on Ctrl-C/SIGTERM."""
+
+    async def simulate() -> None:
+        stop = _stop_on_signals()
+        await ensure_topics(settings)
+        await _simulate(settings, stop)
+
+    asyncio.run(simulate())
+    return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def run_demo(settings: Settings) -> int:
     services: list[EmbeddedService] = []
     try:
@@ -65,10 +86,7 @@ def run_demo(settings: Settings) -> int:
 
 
 async def _run(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
 
     server = uvicorn.Server(
         uvicorn.Config(
@@ -82,11 +100,18 @@ async def _run(settings: Settings) -> None:
     projector = asyncio.create_task(run_projector(settings, stop), name="projector")
     api = asyncio.create_task(server.serve(), name="api")
     simulator = asyncio.create_task(_simulate(settings, stop), name="simulator")
-    await stop.wait()
-
-    simulator.cancel()
+    stopped = asyncio.create_task(stop.wait())
+    # Whichever ends first: Ctrl-C, or a part that failed (then the others stop too).
+    await asyncio.wait({stopped, projector, api, simulator}, return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
     server.should_exit = True
-    await asyncio.gather(simulator, api, projector, return_exceptions=True)
+    for task, result in zip(
+        (projector, api, simulator),
+        await asyncio.gather(projector, api, simulator, return_exceptions=True),
+        strict=True,
+    ):
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            log.error("%s failed: %r", task.get_name(), result)
 
 
 async def _simulate(settings: Settings, stop: asyncio.Event) -> None:
@@ -111,9 +136,10 @@ async def _simulate(settings: Settings, stop: asyncio.Event) -> None:
         await publisher.publish(events)
         _print_instructions(settings, alice, deployments)
         while not stop.is_set():
-            await asyncio.sleep(STEP_SECONDS)
-            dep = rng.choice(deployments)
-            await publisher.publish(simulation_step(dep, rng))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=STEP_SECONDS)
+            if not stop.is_set():
+                await publisher.publish(simulation_step(rng.choice(deployments), rng))
     finally:
         await producer.stop()
 

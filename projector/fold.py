@@ -59,9 +59,12 @@ def _changes(state: DeploymentState, event: Event, event_time: str) -> Changes:
                 "owner": str(data.user_id),
                 "name": data.name,
                 "target_replicas": data.target_replicas,
-                "status": data.status,
                 "created_at": event_time,
             }
+            # A status set by events that overtook the creation is kept unless the
+            # creation states one itself; the default only fills a gap.
+            if "status" in data.model_fields_set or state.status is None:
+                changes["status"] = data.status
             if data.resources is not None:
                 changes["resources"] = ResourcesState(**data.resources.model_dump())
             return changes

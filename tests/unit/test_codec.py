@@ -11,6 +11,7 @@ from builders import SAMPLE_DATA, USER_ID, envelope, new_id, record
 
 from events import EVENT_TYPES, EventsError, InvalidEvent, decode, encode, new_event
 from events.codec import REQUIRED_ATTRIBUTES
+from events.models import DeploymentScaled
 
 SUBJECT = "3d1f9a8e-5b2c-4e7d-9f0a-6c8b2e4d1a37"
 PLUS_ONE = timezone(timedelta(hours=1))
@@ -295,6 +296,7 @@ def test_unknown_data_fields_are_ignored() -> None:
     """Extra fields in data (a newer producer) are ignored."""
     data = {"target_replicas": 4, "autoscale": {"min": 1}, "note": "x"}
     event = decode(*record(envelope("deployment.scaled", data=data)))
+    assert isinstance(event, DeploymentScaled)
     assert event.data.target_replicas == 4
     assert event.data.model_dump() == {"target_replicas": 4}
 

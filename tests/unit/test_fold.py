@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import orjson
 import pytest
@@ -39,16 +40,18 @@ def z(moment: datetime) -> str:
     return format_time(moment)
 
 
-def doc(state: DeploymentState) -> dict:
+def doc(state: DeploymentState) -> dict[str, Any]:
     """The rendered document, parsed; fails if the deployment is not served."""
     raw = render(state)
     assert raw is not None
-    return orjson.loads(raw)
+    document: dict[str, Any] = orjson.loads(raw)
+    return document
 
 
-def replica_view(state: DeploymentState, replica_id: str) -> dict:
+def replica_view(state: DeploymentState, replica_id: str) -> dict[str, Any]:
     """The rendered replica with ``replica_id``."""
-    (found,) = [r for r in doc(state)["replicas"] if r["id"] == replica_id]
+    replicas: list[dict[str, Any]] = doc(state)["replicas"]
+    (found,) = [r for r in replicas if r["id"] == replica_id]
     return found
 
 
@@ -196,6 +199,14 @@ def test_not_served_before_created(ev: Events) -> None:
     assert document["created_at"] == z(at(3))
     assert document["updated_at"] == z(at(3))
     StatusDocument.model_validate_json(render(state) or b"")
+
+
+def test_status_set_before_created_is_kept_unless_created_states_one(ev: Events) -> None:
+    """A status that overtook the creation survives a created event without a status."""
+    early = [ev.status_changed("running", old_status="scheduled")]
+    assert doc(fold([*early, ev.created()]))["status"] == "running"
+    assert doc(fold([*early, ev.created(status="failed")]))["status"] == "failed"
+    assert doc(fold([ev.created()]))["status"] == "pending"
 
 
 def test_created_arriving_late_with_older_time(ev: Events) -> None:

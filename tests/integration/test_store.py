@@ -1,0 +1,46 @@
+"""The Redis store's compare-and-set: a writer that read an older position loses."""
+
+from __future__ import annotations
+
+import uuid
+
+from redis.asyncio import Redis
+
+from deploystatus.keys import Keys
+from events import new_event
+from projector.fold import apply_record
+from projector.store import RedisStatusStore, Write
+
+
+async def test_a_stale_writer_loses_and_the_newer_document_stays(settings):
+    """Two writers fold from the same stored position; the second write is refused."""
+    deployment_id = str(uuid.uuid4())
+    created = new_event(
+        "deployment.created",
+        deployment_id,
+        {"user_id": str(uuid.uuid4()), "name": "web", "target_replicas": 1},
+    )
+    async with Redis.from_url(settings.redis_url) as redis:
+        store = RedisStatusStore(redis, Keys(settings.redis_prefix))
+        assert await store.save([Write(apply_record(None, created, 0), -1)]) == set()
+        base = (await store.load([deployment_id]))[deployment_id]
+        assert base is not None and base.position == 0
+
+        scaled_to = {}
+        for writer, (offset, target) in enumerate(((1, 5), (2, 9))):
+            event = new_event("deployment.scaled", deployment_id, {"target_replicas": target})
+            scaled_to[writer] = Write(apply_record(base, event, offset), expected=base.position)
+
+        assert await store.save([scaled_to[0]]) == set()
+        assert await store.save([scaled_to[1]]) == {deployment_id}
+        stored = (await store.load([deployment_id]))[deployment_id]
+    assert stored == scaled_to[0].state
+    assert stored.target_replicas == 5
+
+
+async def test_unknown_deployments_load_as_none(settings):
+    """Loading ids that were never written gives None for each, in one call."""
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    async with Redis.from_url(settings.redis_url) as redis:
+        store = RedisStatusStore(redis, Keys(settings.redis_prefix))
+        assert await store.load(ids) == dict.fromkeys(ids)

@@ -10,7 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import TokenVerifier
-from api.exceptions import NotAuthenticated, StoreUnavailable
+from api.exceptions import NotAuthenticated, StoreUnavailable, ViewNotReady
+from api.generation import GenerationCache
 from api.reader import StatusReader
 from api.routes import router
 from deploystatus.connections import create_redis
@@ -28,11 +29,15 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = create_redis(settings)
-        app.state.reader = StatusReader(redis, Keys(settings.redis_prefix))
+        keys = Keys(settings.redis_prefix)
+        generation = GenerationCache(redis, keys)
+        await generation.start()
+        app.state.reader = StatusReader(redis, keys, generation)
         app.state.verifier = verifier
         try:
             yield
         finally:
+            await generation.stop()
             await redis.aclose()
 
     app = FastAPI(
@@ -58,6 +63,14 @@ def create_app(settings: Settings) -> FastAPI:
             {"detail": "Status store unavailable, retry later"},
             status_code=503,
             headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(ViewNotReady)
+    async def _not_ready(request: Request, exc: ViewNotReady) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "The status view is being built, retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     return app

@@ -18,3 +18,7 @@ class NotAuthenticated(ApiError):
 
 class StoreUnavailable(ApiError):
     """Redis did not answer in time (503); retrying later helps."""
+
+
+class ViewNotReady(ApiError):
+    """Redis serves no generation of the view: it is being built from the log (503)."""

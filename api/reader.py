@@ -9,7 +9,8 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from api.exceptions import StoreUnavailable
+from api.exceptions import StoreUnavailable, ViewNotReady
+from api.generation import GenerationCache
 from deploystatus import keys as fields
 from deploystatus.keys import Keys
 
@@ -21,15 +22,16 @@ class StoredStatus:
 
 
 class StatusReader:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, generation: GenerationCache) -> None:
         self._redis = redis
         self._keys = keys
+        self._generation = generation
 
     async def read(self, deployment_id: str, user_id: str) -> StoredStatus | None:
         """The status of ``deployment_id`` if ``user_id`` owns it and it is served; ``None``
         alike for unknown, foreign, deleted and not-yet-created deployments."""
-        key = self._keys.deployment(deployment_id)
         try:
+            key = self._keys.deployment(await self._served_generation(), deployment_id)
             # The client is built with decode_responses=False: values are bytes.
             owner, etag, document = cast(
                 "list[bytes | None]",
@@ -44,8 +46,18 @@ class StatusReader:
             return None
         return StoredStatus(document=document, etag=etag.decode())
 
-    async def ping(self) -> bool:
+    async def _served_generation(self) -> str:
+        if self._generation.current is None:
+            # Only while nothing is served: ask Redis now rather than wait for the refresh.
+            await self._generation.refresh()
+        if self._generation.current is None:
+            raise ViewNotReady("no generation of the view is served yet")
+        return self._generation.current
+
+    async def ready(self) -> bool:
+        """Redis answers and serves a generation of the view."""
         try:
-            return bool(await self._redis.ping())
+            await self._redis.ping()
         except (RedisError, OSError):
             return False
+        return self._generation.current is not None

@@ -23,7 +23,10 @@ UUID_LENGTH = 36
         304: {"description": "Not modified: the `If-None-Match` ETag is current"},
         401: {"model": ErrorDetail, "description": "Missing, invalid or expired bearer token"},
         404: {"model": ErrorDetail, "description": "Not a uuid, or no such deployment of yours"},
-        503: {"model": ErrorDetail, "description": "The status store is unreachable"},
+        503: {
+            "model": ErrorDetail,
+            "description": "The status store is unreachable, or the view is being built",
+        },
     },
 )
 async def get_status(
@@ -57,13 +60,15 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Redis is reachable",
-    responses={503: {"model": ErrorDetail, "description": "Redis is unreachable"}},
+    summary="Redis is reachable and serves a generation of the view",
+    responses={503: {"model": ErrorDetail, "description": "Not ready to serve statuses"}},
 )
 async def readyz(reader: Reader) -> Response:
-    if await reader.ping():
+    if await reader.ready():
         return JSONResponse({"status": "ready"})
-    return JSONResponse({"detail": "Redis is unreachable"}, status_code=503)
+    return JSONResponse(
+        {"detail": "Redis is unreachable or the view is being built"}, status_code=503
+    )
 
 
 def _canonical_uuid(value: str) -> str | None:

@@ -1,8 +1,18 @@
-"""The Redis layout of the view: one hash per deployment, shared by the projector (writer)
-and the API (reader).
+"""The Redis layout of the view, shared by the projector (writer) and the API (reader).
 
-The deployment id sits inside ``{...}`` so that, on a Redis Cluster, every key of one
-deployment hashes to the same slot.
+The view lives in *generations*: each is its own key namespace, built by one consumer group
+(``<CONSUMER_GROUP>.<generation>``). A pointer names the generation that is served, so a
+rebuild fills a new generation while the old one is read, and the switch is one SET.
+
+- ``{<prefix>}:generation``      the served generation's id (absent: nothing to serve yet)
+- ``{<prefix>}:building``        hash describing a generation being built (rebuild/self-heal)
+- ``{<prefix>}:rebuild-lease``   held by the running ``deploystatus rebuild``
+- ``{<prefix>}:generations``     set of every generation that may still have keys
+- ``<prefix>:<gen>:applied``     hash partition -> next offset applied into that generation
+- ``<prefix>:<gen>:dep:{<id>}``  one deployment's hash (fields below)
+
+Control keys share the ``{<prefix>}`` hash tag, so a script may touch several of them on a
+Redis Cluster; a deployment's keys hash on its id.
 """
 
 from __future__ import annotations
@@ -18,7 +28,23 @@ ETAG = "etag"  # validator of DOCUMENT
 class Keys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
+        tag = f"{{{prefix}}}"
+        self.generation = f"{tag}:generation"
+        self.building = f"{tag}:building"
+        self.rebuild_lease = f"{tag}:rebuild-lease"
+        self.generations = f"{tag}:generations"
 
-    def deployment(self, deployment_id: str) -> str:
+    def deployment(self, generation: str, deployment_id: str) -> str:
         """Key of one deployment's hash; ``deployment_id`` must be a canonical uuid string."""
-        return f"{self.prefix}:dep:{{{deployment_id}}}"
+        return f"{self.prefix}:{generation}:dep:{{{deployment_id}}}"
+
+    def deployments_pattern(self, generation: str) -> str:
+        """SCAN pattern matching every deployment hash of a generation."""
+        return f"{self.prefix}:{generation}:dep:*"
+
+    def generation_pattern(self, generation: str) -> str:
+        """SCAN pattern matching every key of a generation."""
+        return f"{self.prefix}:{generation}:*"
+
+    def applied(self, generation: str) -> str:
+        return f"{self.prefix}:{generation}:applied"

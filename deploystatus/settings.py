@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     # Projector
     projector_batch_size: int = Field(default=1000, ge=1)
     projector_poll_timeout_ms: int = Field(default=200, ge=1)
+    # Generations (rebuilds): how long a replaced generation stays readable before it is
+    # deleted (API processes refresh the served generation every second), and how long a
+    # finished rebuild keeps applying new events while the projectors move over to it.
+    generation_grace_seconds: float = Field(default=10.0, ge=0)
+    rebuild_batch_size: int = Field(default=5000, ge=1)
+    rebuild_handover_seconds: float = Field(default=10.0, ge=0)
 
     # Redis
     redis_url: str = "redis://localhost:6379/0"

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -26,12 +28,14 @@ from events.models import Event
 from projector.dead_letters import DeadLetters
 from projector.exceptions import ConflictNotResolved
 from projector.fold import fold_records
+from projector.generations import Generations
 from projector.retry import retry
 from projector.store import RedisStatusStore, Write
 
 log = logging.getLogger(__name__)
 
 Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+OnAssigned = Callable[[set[TopicPartition]], Awaitable[None]]
 # Rounds of reload-and-refold when another writer changed a document under us. More than
 # a couple means two processes own the same partition for a while (a rebalance), which
 # settles by itself; the batch is then retried as a whole.
@@ -51,8 +55,9 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
     """Makes a rebalance wait for the batch in flight, so that what this process applied is
     committed before its partitions move to another process."""
 
-    def __init__(self, batch_lock: asyncio.Lock) -> None:
+    def __init__(self, batch_lock: asyncio.Lock, on_assigned: OnAssigned | None) -> None:
         self._batch_lock = batch_lock
+        self._on_assigned = on_assigned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._batch_lock:
@@ -60,39 +65,53 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned: %s", _names(assigned))
+        if self._on_assigned is not None:
+            try:
+                await self._on_assigned(assigned)
+            except Exception:
+                # A failing check must not break the group protocol; it runs again next time.
+                log.exception("check on partition assignment failed")
 
 
 class Projector:
+    """Folds polled batches into one generation of the view. The consumer's partitions come
+    from the caller: ``subscribe()`` for a consumer group member, or manual assignment."""
+
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
         store: RedisStatusStore,
-        dead_letters: DeadLetters,
+        generations: Generations,
+        dead_letters: DeadLetters | None,
         *,
-        topic: str,
         batch_size: int,
         poll_timeout_ms: int,
-        stopping: asyncio.Event | None = None,
+        stopping: asyncio.Event,
     ) -> None:
         self._consumer = consumer
         self._store = store
+        self._generations = generations
+        # None while replaying for a rebuild: the live projectors dead-letter bad records.
         self._dead_letters = dead_letters
-        self._topic = topic
         self._batch_size = batch_size
         self._poll_timeout_ms = poll_timeout_ms
         self._batch_lock = asyncio.Lock()
-        self.stopping = stopping or asyncio.Event()
+        self.stopping = stopping
         self.stats = Stats()
 
-    def subscribe(self) -> None:
-        self._consumer.subscribe([self._topic], listener=_Rebalances(self._batch_lock))
+    @property
+    def generation(self) -> str:
+        return self._store.generation
 
-    def stop(self) -> None:
-        """Ask the loop to finish the batch in hand, commit it and return."""
-        self.stopping.set()
+    def subscribe(self, topic: str, on_assigned: OnAssigned | None = None) -> None:
+        self._consumer.subscribe([topic], listener=_Rebalances(self._batch_lock, on_assigned))
 
-    async def run(self) -> None:
-        """Poll, apply and commit until ``stop()``; then return (the caller stops the consumer)."""
+    async def run(
+        self, should_leave: Callable[[], Awaitable[bool]] | None = None, check_every: float = 1.0
+    ) -> None:
+        """Poll, apply and commit until ``stopping`` is set or ``should_leave()`` (asked at most
+        every ``check_every`` seconds, between batches) says so."""
+        next_check = time.monotonic() + check_every
         while not self.stopping.is_set():
             batch = await self._consumer.getmany(
                 timeout_ms=self._poll_timeout_ms, max_records=self._batch_size
@@ -100,6 +119,10 @@ class Projector:
             if batch:
                 async with self._batch_lock:
                     await self.process(batch)
+            if should_leave is not None and time.monotonic() >= next_check:
+                if await retry(should_leave, "generation check", self.stopping):
+                    return
+                next_check = time.monotonic() + check_every
 
     async def process(self, batch: Batch) -> None:
         """Apply one polled batch and commit it. Raises ``Stopped`` (committing nothing) if asked
@@ -111,23 +134,21 @@ class Projector:
                 try:
                     event = decode(record.key, record.value)
                 except InvalidEvent as error:
-                    log.warning(
-                        "dead-lettering %s[%d]@%d: %s",
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        error,
-                    )
                     refused.append((record, error))
                 else:
                     valid[event.deployment_id].append((record.offset, event))
 
-        if refused:
-            await retry(
-                lambda: self._dead_letters.send(refused), "dead-letter publish", self.stopping
-            )
+        dead_letters = self._dead_letters
+        if refused and dead_letters is not None:
+            await retry(lambda: dead_letters.send(refused), "dead-letter publish", self.stopping)
         if valid:
             await retry(lambda: self._apply(valid), "store write", self.stopping)
+        next_offsets = {tp.partition: records[-1].offset + 1 for tp, records in batch.items()}
+        await retry(
+            lambda: self._generations.advance(self.generation, next_offsets),
+            "progress write",
+            self.stopping,
+        )
         await self._commit(batch)
 
         self.stats.batches += 1

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
+import logging
+import time
+from collections.abc import Mapping
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.structs import ConsumerRecord
 
 from events.exceptions import InvalidEvent
+
+log = logging.getLogger(__name__)
+DLQ_SCAN_SECONDS = 60.0
 
 # Header names; the original record's own headers are kept after these.
 ERROR_REASON = "dlq.error.reason"
@@ -32,20 +40,68 @@ def dead_letter_headers(
 
 
 class DeadLetters:
-    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+    """Publishes refused records, except those the topic already holds: a generation built
+    by replaying the log meets the same bad records again."""
+
+    def __init__(
+        self, producer: AIOKafkaProducer, topic: str, already_sent: Mapping[int, int]
+    ) -> None:
         self._producer = producer
         self._topic = topic
+        self._already_sent = dict(already_sent)  # source partition -> highest offset in topic
 
     async def send(self, refused: list[tuple[ConsumerRecord[bytes, bytes], InvalidEvent]]) -> None:
         """Publish the refused records and wait until the broker has them all."""
-        futures = [
-            await self._producer.send(
-                self._topic,
-                key=record.key,
-                value=record.value,
-                headers=dead_letter_headers(record, error),
+        futures = []
+        for record, error in refused:
+            if record.offset <= self._already_sent.get(record.partition, -1):
+                continue
+            log.warning(
+                "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, error
             )
-            for record, error in refused
-        ]
+            futures.append(
+                await self._producer.send(
+                    self._topic,
+                    key=record.key,
+                    value=record.value,
+                    headers=dead_letter_headers(record, error),
+                )
+            )
         for future in futures:
             await future
+        for record, _ in refused:
+            previous = self._already_sent.get(record.partition, -1)
+            self._already_sent[record.partition] = max(previous, record.offset)
+
+
+async def dead_lettered_offsets(
+    consumer: AIOKafkaConsumer, dlq_topic: str, source_topic: str
+) -> dict[int, int]:
+    """The highest offset of each ``source_topic`` partition already in the dead-letter
+    topic, read from its ``dlq.original.*`` headers (the topic is small: only bad records)."""
+    highest: dict[int, int] = {}
+    await consumer.topics()  # fetches metadata for every topic, the DLQ's included
+    topic_partitions = [
+        TopicPartition(dlq_topic, p) for p in consumer.partitions_for_topic(dlq_topic) or ()
+    ]
+    if not topic_partitions:
+        return highest
+    consumer.assign(topic_partitions)
+    ends = await consumer.end_offsets(topic_partitions)
+    await consumer.seek_to_beginning(*topic_partitions)
+    remaining = {tp for tp in topic_partitions if ends[tp] > 0}
+    deadline = time.monotonic() + DLQ_SCAN_SECONDS
+    while remaining:
+        if time.monotonic() > deadline:
+            raise KafkaTimeoutError(f"reading {dlq_topic!r} took over {DLQ_SCAN_SECONDS}s")
+        batch = await consumer.getmany(*remaining, timeout_ms=1000)
+        for tp, records in batch.items():
+            for record in records:
+                headers = dict(record.headers)
+                if headers.get(ORIGINAL_TOPIC) == source_topic.encode():
+                    partition = int(headers[ORIGINAL_PARTITION])
+                    offset = int(headers[ORIGINAL_OFFSET])
+                    highest[partition] = max(highest.get(partition, -1), offset)
+            if records and records[-1].offset + 1 >= ends[tp]:
+                remaining.discard(tp)
+    return highest

@@ -17,3 +17,9 @@ class ConflictNotResolved(ProjectorError):
     """Another writer kept changing the same documents; the batch is retried as a whole."""
 
     retriable = True
+
+
+class ViewLost(ProjectorError):
+    """Documents of the generation being fed have vanished: Redis lost data (restart without
+    persistence, flush, failover to an empty replica). The projector chooses its generation
+    again, which rebuilds the view from the log."""

@@ -1,4 +1,5 @@
-"""Wiring and lifetime of one projector process: clients, topics, start-up, shutdown."""
+"""Wiring and lifetime of one projector process: which generation it feeds, its clients,
+start-up, the switch between generations, and shutdown."""
 
 from __future__ import annotations
 
@@ -6,16 +7,19 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
 
 from deploystatus.connections import create_producer, create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
-from deploystatus.topics import ensure_topics
+from deploystatus.topics import end_offsets, ensure_topics
 from projector.consumer import Projector
-from projector.dead_letters import DeadLetters
+from projector.dead_letters import DeadLetters, dead_lettered_offsets
+from projector.exceptions import ViewLost
+from projector.generations import Build, Generations, group_of
 from projector.retry import Stopped, retry
 from projector.store import RedisStatusStore
 
@@ -23,41 +27,12 @@ log = logging.getLogger(__name__)
 STATS_INTERVAL_SECONDS = 10.0
 
 
-@contextlib.asynccontextmanager
-async def open_projector(settings: Settings, stopping: asyncio.Event) -> AsyncIterator[Projector]:
-    """Start every client the projector needs (waiting out a broker or Redis that is not up
-    yet) and stop them all on exit. Setting ``stopping`` ends start-up retries and the loop."""
-    redis = create_redis(settings)
-    store = RedisStatusStore(redis, Keys(settings.redis_prefix))
-    producer = create_producer(settings, "deploystatus-projector-dlq")
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
-        client_id="deploystatus-projector",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=settings.projector_batch_size,
-    )
-    try:
-        await retry(lambda: ensure_topics(settings), "topic creation", stopping)
-        await retry(store.ping, "Redis connection", stopping)
-        await retry(producer.start, "dead-letter producer start", stopping)
-        await retry(consumer.start, "consumer start", stopping)
-        projector = Projector(
-            consumer,
-            store,
-            DeadLetters(producer, settings.dlq_topic),
-            topic=settings.events_topic,
-            batch_size=settings.projector_batch_size,
-            poll_timeout_ms=settings.projector_poll_timeout_ms,
-            stopping=stopping,
-        )
-        projector.subscribe()
-        yield projector
-    finally:
-        await consumer.stop()
-        await producer.stop()
-        await redis.aclose()
+@dataclass
+class Role:
+    """The generation this process feeds, and the build it takes part in, if any."""
+
+    generation: str
+    build: Build | None = None
 
 
 async def run_projector(settings: Settings, stopping: asyncio.Event | None = None) -> None:
@@ -68,25 +43,210 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+    redis = create_redis(settings)
+    generations = Generations(redis, Keys(settings.redis_prefix))
+    cleaner = GenerationCleaner(generations, settings.generation_grace_seconds)
     try:
-        async with open_projector(settings, stopping) as projector:
-            await _run(projector, settings)
+        await retry(lambda: ensure_topics(settings), "topic creation", stopping)
+        cleaner.schedule()
+        while not stopping.is_set():
+            role = await retry(lambda: choose_role(settings, generations), "generation", stopping)
+            try:
+                await _feed(settings, redis, generations, role, cleaner, stopping)
+            except ViewLost as lost:
+                log.error("%s; choosing the generation again", lost)
     except Stopped as stopped:
         # Nothing unapplied was committed: the next owner of the partitions redoes it.
         log.info("stopped while waiting for %s", stopped)
-
-
-async def _run(projector: Projector, settings: Settings) -> None:
-    reporter = asyncio.create_task(_report(projector))
-    log.info("projector consuming %r as group %r", settings.events_topic, settings.consumer_group)
-    try:
-        await projector.run()
     finally:
-        reporter.cancel()
-        log.info("projector stopped: %s", projector.stats)
+        await cleaner.close()
+        await redis.aclose()
+        log.info("projector stopped")
+
+
+async def choose_role(settings: Settings, generations: Generations) -> Role:
+    """Serve the current generation; join a build the projectors run; or, when Redis holds
+    no generation at all (first start, or Redis lost its data), start building one from the
+    beginning of the log."""
+    while True:
+        current, build = await generations.current(), await generations.building()
+        if build is not None and (current is None or build.builder == "projectors"):
+            return Role(build.generation, build)
+        if current is not None:
+            return Role(current)
+        build = await generations.begin("projectors", await end_offsets(settings))
+        if build is not None:
+            log.warning(
+                "Redis serves no generation (first start, or it lost its data): building %s "
+                "from the beginning of the log",
+                build.generation,
+            )
+            return Role(build.generation, build)
+
+
+async def _feed(
+    settings: Settings,
+    redis: Redis,
+    generations: Generations,
+    role: Role,
+    cleaner: GenerationCleaner,
+    stopping: asyncio.Event,
+) -> None:
+    """Consume into ``role.generation`` until stopped or the generation changes."""
+    keys = Keys(settings.redis_prefix)
+    store = RedisStatusStore(redis, keys, role.generation)
+    already_dead = await retry(lambda: _dead_lettered(settings), "dead-letter scan", stopping)
+    producer = create_producer(settings, "deploystatus-projector-dlq")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_of(settings.consumer_group, role.generation),
+        client_id="deploystatus-projector",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.projector_batch_size,
+    )
+    try:
+        await retry(producer.start, "dead-letter producer start", stopping)
+        await retry(consumer.start, "consumer start", stopping)
+        projector = Projector(
+            consumer,
+            store,
+            generations,
+            DeadLetters(producer, settings.dlq_topic, already_dead),
+            batch_size=settings.projector_batch_size,
+            poll_timeout_ms=settings.projector_poll_timeout_ms,
+            stopping=stopping,
+        )
+        watch = GenerationWatch(generations, role, cleaner, consumer)
+        projector.subscribe(settings.events_topic, on_assigned=watch.check_view_is_complete)
+        log.info(
+            "projector %s generation %s (group %r)",
+            "building" if role.build else "serving",
+            role.generation,
+            group_of(settings.consumer_group, role.generation),
+        )
+        reporter = asyncio.create_task(_report(projector))
+        try:
+            await projector.run(watch.should_leave)
+        finally:
+            reporter.cancel()
+            log.info("projector of generation %s: %s", role.generation, projector.stats)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+class GenerationWatch:
+    """Asked between batches whether this process should move to another generation, and
+    the one that promotes a build once it has caught up with the log."""
+
+    def __init__(
+        self,
+        generations: Generations,
+        role: Role,
+        cleaner: GenerationCleaner,
+        consumer: AIOKafkaConsumer,
+    ) -> None:
+        self._generations = generations
+        self._role = role
+        self._cleaner = cleaner
+        self._consumer = consumer
+        self._view_behind = False
+
+    async def should_leave(self) -> bool:
+        role, generations = self._role, self._generations
+        current, build = await generations.current(), await generations.building()
+        if role.build is not None:
+            if build is None or build.generation != role.generation:
+                # Promoted by another member of the group, or abandoned.
+                role.build = None
+                return current != role.generation
+            if not build.caught_up(await generations.applied(role.generation)):
+                return False
+            previous = await generations.promote(role.generation)
+            if previous is not None:
+                log.info("generation %s caught up with the log and is now served", role.generation)
+                role.build = None
+                self._cleaner.schedule()
+            return False
+        if self._view_behind and build is None:
+            target = await end_offsets_of(self._consumer)
+            if await generations.begin("projectors", target) is not None:
+                log.error(
+                    "generation %s lacks events its consumer group committed (Redis lost "
+                    "writes?): rebuilding it while it is still served",
+                    role.generation,
+                )
+            return True
+        return current != role.generation or (build is not None and build.builder == "projectors")
+
+    async def check_view_is_complete(self, assigned: set[TopicPartition]) -> None:
+        """On assignment: committed offsets beyond what the generation recorded as applied
+        mean Redis lost writes (e.g. failed over to a stale replica)."""
+        applied = await self._generations.applied(self._role.generation)
+        for tp in assigned:
+            committed = await self._consumer.committed(tp)
+            if committed is not None and committed > applied.get(tp.partition, 0):
+                log.error(
+                    "partition %d: committed offset %d is ahead of the view's %d",
+                    tp.partition,
+                    committed,
+                    applied.get(tp.partition, 0),
+                )
+                self._view_behind = True
+
+
+class GenerationCleaner:
+    """Deletes generations that are neither served nor being built, after a grace period
+    that lets every API process notice a switch first."""
+
+    def __init__(self, generations: Generations, grace_seconds: float) -> None:
+        self._generations = generations
+        self._grace_seconds = grace_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    def schedule(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._clean())
+
+    async def _clean(self) -> None:
+        await asyncio.sleep(self._grace_seconds)
+        try:
+            for generation in await self._generations.stale():
+                removed = await self._generations.delete(generation)
+                log.info("deleted generation %s (%d keys)", generation, removed)
+        except Exception:
+            log.exception("cleaning old generations failed; the next switch tries again")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def end_offsets_of(consumer: AIOKafkaConsumer) -> dict[int, int]:
+    partitions = [
+        TopicPartition(topic, p)
+        for topic in consumer.subscription()
+        for p in consumer.partitions_for_topic(topic) or ()
+    ]
+    ends = await consumer.end_offsets(partitions)
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def _dead_lettered(settings: Settings) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        return await dead_lettered_offsets(consumer, settings.dlq_topic, settings.events_topic)
+    finally:
+        await consumer.stop()
 
 
 async def _report(projector: Projector) -> None:
     while True:
         await asyncio.sleep(STATS_INTERVAL_SECONDS)
-        log.info("projector progress: %s", projector.stats)
+        log.info("projector of generation %s: %s", projector.generation, projector.stats)

@@ -18,13 +18,17 @@ from redis.exceptions import RedisError
 from deploystatus import keys as fields
 from deploystatus.keys import Keys
 from projector.document import etag, render
-from projector.exceptions import StoreUnavailable
+from projector.exceptions import StoreUnavailable, ViewLost
 from projector.state import DeploymentState
 
 # ARGV: expected position, new position, state, document ('' = not served), owner, etag
 _SAVE_SCRIPT = f"""
 local current = redis.call('HGET', KEYS[1], '{fields.POSITION}') or '-1'
-if current ~= ARGV[1] then return 0 end
+if current ~= ARGV[1] then
+  -- A document that existed when it was read and is gone now: Redis lost data.
+  if current == '-1' then return -1 end
+  return 0
+end
 redis.call('HSET', KEYS[1], '{fields.STATE}', ARGV[3], '{fields.POSITION}', ARGV[2])
 if ARGV[4] == '' then
   redis.call('HDEL', KEYS[1], '{fields.DOCUMENT}', '{fields.OWNER}', '{fields.ETAG}')
@@ -45,17 +49,20 @@ class Write:
 
 
 class RedisStatusStore:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    """The deployment hashes of one generation of the view."""
+
+    def __init__(self, redis: Redis, keys: Keys, generation: str) -> None:
         self._redis = redis
         self._keys = keys
+        self.generation = generation
         self._save = redis.register_script(_SAVE_SCRIPT)
 
     async def load(self, deployment_ids: Sequence[str]) -> dict[str, DeploymentState | None]:
         """The stored states of these deployments (``None`` for unknown ones), one round trip."""
-        async with _translate_errors("load states"):
+        async with translate_errors("load states"):
             pipe = self._redis.pipeline(transaction=False)
             for deployment_id in deployment_ids:
-                pipe.hget(self._keys.deployment(deployment_id), fields.STATE)
+                pipe.hget(self._keys.deployment(self.generation, deployment_id), fields.STATE)
             raw_states = await pipe.execute()
         return {
             deployment_id: DeploymentState.from_json(raw) if raw is not None else None
@@ -64,16 +71,17 @@ class RedisStatusStore:
 
     async def save(self, writes: Sequence[Write]) -> set[str]:
         """Apply the writes, each atomically, in one round trip. Returns the deployment ids
-        whose write was refused because another writer got there first."""
+        whose write was refused because another writer got there first. Raises ``ViewLost``
+        if a document read before has disappeared."""
         if not writes:
             return set()
-        async with _translate_errors("save states"):
+        async with translate_errors("save states"):
             pipe = self._redis.pipeline(transaction=False)
             for write in writes:
                 state = write.state
                 document = render(state)
                 await self._save(
-                    keys=[self._keys.deployment(state.deployment_id)],
+                    keys=[self._keys.deployment(self.generation, state.deployment_id)],
                     args=[
                         str(write.expected),
                         str(state.position),
@@ -85,15 +93,18 @@ class RedisStatusStore:
                     client=pipe,
                 )
             results = await pipe.execute()
+        if -1 in results:
+            raise ViewLost(f"documents of generation {self.generation} vanished from Redis")
         return {w.state.deployment_id for w, ok in zip(writes, results, strict=True) if not ok}
 
     async def ping(self) -> None:
-        async with _translate_errors("ping"):
+        async with translate_errors("ping"):
             await self._redis.ping()
 
 
 @asynccontextmanager
-async def _translate_errors(operation: str) -> AsyncIterator[None]:
+async def translate_errors(operation: str) -> AsyncIterator[None]:
+    """Driver errors become ``StoreUnavailable`` here, at the adapter's edge."""
     try:
         yield
     except (RedisError, OSError) as exc:

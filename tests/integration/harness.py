@@ -30,6 +30,7 @@ from events.models import Event
 from events.publisher import EventPublisher
 from projector.document import render
 from projector.fold import apply
+from projector.generations import Generations, group_of
 from projector.service import run_projector
 from projector.state import DeploymentState
 
@@ -90,17 +91,52 @@ def expected_documents(events: Iterable[Event]) -> dict[str, bytes | None]:
     return {dep: render(state) for dep, state in expected_states(events).items()}
 
 
+async def serve_empty_generation(settings: Settings) -> str:
+    """Make Redis serve a new, empty generation, as projectors do on an empty log."""
+    async with Redis.from_url(settings.redis_url) as redis:
+        generations = Generations(redis, Keys(settings.redis_prefix))
+        build = await generations.begin("projectors", {})
+        assert build is not None
+        assert await generations.promote(build.generation) is not None
+        return build.generation
+
+
+async def served_generation(settings: Settings) -> str | None:
+    async with Redis.from_url(settings.redis_url) as redis:
+        raw = await redis.get(Keys(settings.redis_prefix).generation)
+    return raw.decode() if raw else None
+
+
 async def stored_documents(
     settings: Settings, deployment_ids: Iterable[str]
-) -> dict[str, bytes | None]:
+) -> dict[str, bytes | None] | None:
+    """The served documents of these deployments, or None while no generation is served."""
     keys = Keys(settings.redis_prefix)
     async with Redis.from_url(settings.redis_url) as redis:
-        return {dep: await redis.hget(keys.deployment(dep), DOCUMENT) for dep in deployment_ids}
+        raw = await redis.get(keys.generation)
+        if raw is None:
+            return None
+        generation = raw.decode()
+        return {
+            dep: await redis.hget(keys.deployment(generation, dep), DOCUMENT)
+            for dep in deployment_ids
+        }
+
+
+async def active_generation(settings: Settings) -> str | None:
+    """The served generation, else the one being built."""
+    async with Redis.from_url(settings.redis_url) as redis:
+        generations = Generations(redis, Keys(settings.redis_prefix))
+        build = await generations.building()
+        return await generations.current() or (build.generation if build else None)
 
 
 async def stored_state(settings: Settings, deployment_id: str) -> DeploymentState | None:
+    """The fold state in the active generation (served, else being built)."""
+    generation = await active_generation(settings) or ""
     async with Redis.from_url(settings.redis_url) as redis:
-        raw = await redis.hget(Keys(settings.redis_prefix).deployment(deployment_id), STATE)
+        key = Keys(settings.redis_prefix).deployment(generation, deployment_id)
+        raw = await redis.hget(key, STATE)
     return DeploymentState.from_json(raw) if raw else None
 
 
@@ -178,10 +214,12 @@ async def read_topic(
 
 
 async def committed_offsets(settings: Settings) -> dict[int, int]:
-    """The consumer group's committed offset per partition of the events topic."""
+    """The committed offset per partition of the events topic, for the consumer group of
+    the active generation."""
+    generation = await active_generation(settings) or ""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=settings.consumer_group,
+        group_id=group_of(settings.consumer_group, generation),
         enable_auto_commit=False,
     )
     await consumer.start()

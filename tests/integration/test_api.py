@@ -10,7 +10,14 @@ import uuid
 import jwt
 import pytest
 from conftest import TEST_SECRET
-from harness import bearer, publish, running_api, running_projector, wait_for_view
+from harness import (
+    bearer,
+    publish,
+    running_api,
+    running_projector,
+    serve_empty_generation,
+    wait_for_view,
+)
 from pydantic import SecretStr
 
 from deploystatus.devstack import free_port
@@ -79,6 +86,7 @@ async def test_audience_and_issuer_are_checked_when_configured(settings):
     settings = settings.model_copy(
         update={"jwt_audience": "deploystatus", "jwt_issuer": "https://auth.example"}
     )
+    await serve_empty_generation(settings)
     url = f"/status/{uuid.uuid4()}"
     async with running_api(settings) as client:
         good = valid_claims(aud="deploystatus", iss="https://auth.example")
@@ -180,8 +188,18 @@ async def test_redis_unreachable_is_503_and_not_ready(settings):
         assert (await client.get("/readyz")).status_code == 503
 
 
+async def test_no_served_generation_is_503_until_one_is(settings):
+    """Before any generation is served (the view is being built) reads are 503, not 404."""
+    async with running_api(settings) as client:
+        response = await client.get(f"/status/{uuid.uuid4()}", headers=bearer(settings, ALICE))
+        assert response.status_code == 503
+        assert response.json() == {"detail": "The status view is being built, retry later"}
+        assert (await client.get("/readyz")).status_code == 503
+
+
 async def test_ready_and_openapi_schema(settings):
     """/readyz is 200 with Redis up; the OpenAPI document describes the status document."""
+    await serve_empty_generation(settings)
     async with running_api(settings) as client:
         assert (await client.get("/readyz")).json() == {"status": "ready"}
         schema = (await client.get("/openapi.json")).json()

@@ -21,7 +21,7 @@ async def test_a_stale_writer_loses_and_the_newer_document_stays(settings):
         {"user_id": str(uuid.uuid4()), "name": "web", "target_replicas": 1},
     )
     async with Redis.from_url(settings.redis_url) as redis:
-        store = RedisStatusStore(redis, Keys(settings.redis_prefix))
+        store = RedisStatusStore(redis, Keys(settings.redis_prefix), "g-test")
         assert await store.save([Write(apply_record(None, created, 0), -1)]) == set()
         base = (await store.load([deployment_id]))[deployment_id]
         assert base is not None and base.position == 0
@@ -42,5 +42,5 @@ async def test_unknown_deployments_load_as_none(settings):
     """Loading ids that were never written gives None for each, in one call."""
     ids = [str(uuid.uuid4()) for _ in range(3)]
     async with Redis.from_url(settings.redis_url) as redis:
-        store = RedisStatusStore(redis, Keys(settings.redis_prefix))
+        store = RedisStatusStore(redis, Keys(settings.redis_prefix), "g-test")
         assert await store.load(ids) == dict.fromkeys(ids)

@@ -1,0 +1,57 @@
+"""Which generation of the view the API reads, refreshed in the background so that a
+request costs one Redis round trip, not two."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from deploystatus.keys import Keys
+
+log = logging.getLogger(__name__)
+REFRESH_SECONDS = 1.0
+
+
+class GenerationCache:
+    """Holds the served generation's id; ``None`` while Redis serves none (the view is being
+    built, or Redis is unreachable and has never answered)."""
+
+    def __init__(self, redis: Redis, keys: Keys, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._refresh_seconds = refresh_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.current: str | None = None
+
+    async def refresh(self) -> None:
+        """Read the pointer now (Redis errors propagate; the last known value stays)."""
+        raw = await self._redis.get(self._keys.generation)
+        generation = raw.decode() if isinstance(raw, bytes) else raw
+        if generation != self.current:
+            log.info("serving generation %s (was %s)", generation, self.current)
+            self.current = generation
+
+    async def start(self) -> None:
+        await self._refresh_quietly()
+        self._task = asyncio.create_task(self._refresh_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_seconds)
+            await self._refresh_quietly()
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except (RedisError, OSError) as exc:
+            log.debug("generation refresh failed, keeping %s: %r", self.current, exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -15,6 +16,8 @@ from api.exceptions import ConfigurationError
 from deploystatus.devstack import DevStackError
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
+from projector.rebuild import RebuildInterrupted, RebuildRefused
+from projector.verify import VerifyRefused
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
     try:
         result: int = args.handler(settings, args)
-    except (ConfigurationError, DevStackError) as exc:
+    except (ConfigurationError, DevStackError, RebuildRefused, VerifyRefused) as exc:
         parser.exit(2, f"deploystatus {args.command}: {exc}\n")
+    except RebuildInterrupted as exc:
+        parser.exit(1, f"deploystatus {args.command}: {exc}\n")
     return result
 
 
@@ -57,6 +62,20 @@ def _parser() -> argparse.ArgumentParser:
         "--no-validate", action="store_true", help="publish lines as they are, even invalid ones"
     )
     publish.set_defaults(handler=_publish)
+
+    rebuild = commands.add_parser(
+        "rebuild", help="replay the log into a new generation of the view, then switch to it"
+    )
+    mode = rebuild.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue an interrupted rebuild")
+    mode.add_argument("--abort", action="store_true", help="discard an interrupted rebuild")
+    rebuild.set_defaults(handler=_rebuild)
+
+    verify = commands.add_parser(
+        "verify", help="compare the served view with the fold of the log (exit 1 on mismatch)"
+    )
+    verify.add_argument("--sample", type=int, help="check this many random deployments only")
+    verify.set_defaults(handler=_verify)
 
     token = commands.add_parser("token", help="mint a JWT for a user with JWT_SECRET")
     token.add_argument("--sub", required=True, type=_uuid, help="the user id (a uuid)")
@@ -113,6 +132,39 @@ def _publish(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(position).decode() + "\n")
     print(f"published {len(written)} event(s) to {settings.events_topic!r}", file=sys.stderr)
     return 0
+
+
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from projector.rebuild import abort_rebuild, run_rebuild
+
+    if args.abort:
+        discarded = asyncio.run(abort_rebuild(settings))
+        print(f"discarded the interrupted rebuild of generation {discarded}")
+        return 0
+
+    async def rebuild() -> str:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        return await run_rebuild(settings, resume=args.resume, stopping=stopping)
+
+    served = asyncio.run(rebuild())
+    print(f"generation {served} is served")
+    return 0
+
+
+def _verify(settings: Settings, args: argparse.Namespace) -> int:
+    from projector.verify import verify
+
+    generation, checked, mismatches = asyncio.run(verify(settings, args.sample))
+    for m in mismatches:
+        print(f"{m.deployment_id}  {m.field}: expected {m.expected!r}, served {m.served!r}")
+    print(
+        f"generation {generation}: {checked} deployment(s) checked, {len(mismatches)} mismatch(es)",
+        file=sys.stderr,
+    )
+    return 1 if mismatches else 0
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     generation_grace_seconds: float = Field(default=10.0, ge=0)
     rebuild_batch_size: int = Field(default=5000, ge=1)
     rebuild_handover_seconds: float = Field(default=10.0, ge=0)
+    # A rebuild that stops renewing its lease this long is considered dead (--resume).
+    rebuild_lease_seconds: float = Field(default=30.0, gt=0)
 
     # Redis
     redis_url: str = "redis://localhost:6379/0"

@@ -48,9 +48,9 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
     cleaner = GenerationCleaner(generations, settings.generation_grace_seconds)
     try:
         await retry(lambda: ensure_topics(settings), "topic creation", stopping)
-        cleaner.schedule()
         while not stopping.is_set():
             role = await retry(lambda: choose_role(settings, generations), "generation", stopping)
+            cleaner.schedule()
             try:
                 await _feed(settings, redis, generations, role, cleaner, stopping)
             except ViewLost as lost:

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from deploystatus.devstack import start_redis
 from deploystatus.settings import Settings
 
 TEST_SECRET = "test-secret-" + "x" * 64
@@ -41,3 +42,13 @@ async def settings(kafka, redis_endpoint) -> AsyncIterator[Settings]:
         ]
         if keys:
             await redis.unlink(*keys)
+
+
+@pytest.fixture
+def own_redis(settings, tmp_path):
+    """A Redis process of this test's own, to pause, flush or restart, and settings using it."""
+    server = start_redis(log_dir=tmp_path)
+    try:
+        yield server, settings.model_copy(update={"redis_url": server.url})
+    finally:
+        server.stop()

@@ -267,3 +267,18 @@ def stop_process(
     if sig and process.poll() is None:
         process.send_signal(sig)
     return process.wait(timeout=timeout)
+
+
+async def run_cli(
+    settings: Settings, *args: str, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    """``deploystatus ARGS`` to completion, off the event loop."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "deploystatus", *args],
+        input=stdin,
+        env=settings_env(settings),
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
-import subprocess
-import sys
 import uuid
 
 import orjson
-from harness import running_api, running_projector, settings_env, wait_for_view
+from harness import run_cli, running_api, running_projector, wait_for_view
 
 from deploystatus.samples import create_deployment
 from events import encode
-
-
-async def run_cli(settings, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "deploystatus", *args],
-        input=stdin,
-        env=settings_env(settings),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def test_publish_file_then_read_with_minted_token(settings, tmp_path):

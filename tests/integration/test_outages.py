@@ -16,19 +16,7 @@ from harness import (
 )
 from test_crash_recovery import scenario
 
-from deploystatus.devstack import start_redis
-
 OUTAGE_SECONDS = 4
-
-
-@pytest.fixture
-def own_redis(settings, tmp_path):
-    """A Redis process of this test's own, to pause and resume."""
-    server = start_redis(log_dir=tmp_path)
-    try:
-        yield server, settings.model_copy(update={"redis_url": server.url})
-    finally:
-        server.stop()
 
 
 async def test_redis_outage_is_waited_out(own_redis):

@@ -1,0 +1,174 @@
+"""`deploystatus verify`: recompute documents from the log with the same pure fold and
+compare them with what Redis serves."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from redis.asyncio import Redis
+
+from deploystatus import keys as fields
+from deploystatus.connections import create_redis
+from deploystatus.keys import Keys
+from deploystatus.settings import Settings
+from events.codec import decode
+from events.exceptions import InvalidEvent
+from projector.document import render
+from projector.fold import apply_record
+from projector.generations import Generations
+from projector.state import DeploymentState
+from projector.store import translate_errors
+
+# The served view may be a little behind or ahead of the log snapshot read; such documents
+# are compared again after reading further, this many times, a second apart.
+RECHECK_ROUNDS = 5
+NOT_SERVED = "<not served>"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    deployment_id: str
+    field: str
+    expected: object
+    served: object
+
+
+class VerifyRefused(Exception):
+    pass
+
+
+async def verify(settings: Settings, sample: int | None = None) -> tuple[str, int, list[Mismatch]]:
+    """(generation, documents checked, mismatches) for the served generation."""
+    redis = create_redis(settings)
+    keys = Keys(settings.redis_prefix)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        generation = await Generations(redis, keys).current()
+        if generation is None:
+            raise VerifyRefused("Redis serves no generation of the view: nothing to verify")
+        log = _Log(consumer, settings.events_topic)
+        await log.start()
+        await log.read_to_end()
+        ids = sorted(log.states)
+        if sample is not None and sample < len(ids):
+            ids = sorted(random.sample(ids, sample))
+        pending = set(ids)
+        mismatches: dict[str, list[Mismatch]] = {}
+        for round_ in range(RECHECK_ROUNDS + 1):
+            served = await _served(redis, keys, generation, pending)
+            mismatches = {
+                dep: diff
+                for dep in pending
+                if (diff := _compare(dep, log.states[dep], *served[dep]))
+            }
+            pending = set(mismatches)
+            if not pending or round_ == RECHECK_ROUNDS:
+                break
+            await asyncio.sleep(1.0)
+            await log.read_to_end()
+        extras = [] if sample is not None else await _extras(redis, keys, generation, log.states)
+        found = [m for diff in mismatches.values() for m in diff] + extras
+        return generation, len(ids), sorted(found, key=lambda m: (m.deployment_id, m.field))
+    finally:
+        await consumer.stop()
+        await redis.aclose()
+
+
+class _Log:
+    """The events topic folded per deployment, read up to its end offsets."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, topic: str) -> None:
+        self._consumer = consumer
+        self._topic = topic
+        self.states: dict[str, DeploymentState] = {}
+
+    async def start(self) -> None:
+        await self._consumer.topics()
+        partitions = [
+            TopicPartition(self._topic, p)
+            for p in self._consumer.partitions_for_topic(self._topic) or ()
+        ]
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_beginning(*partitions)
+
+    async def read_to_end(self) -> None:
+        partitions = list(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if await self._consumer.position(tp) < ends[tp]}
+        while remaining:
+            batch = await self._consumer.getmany(*remaining, timeout_ms=1000, max_records=10000)
+            for tp, records in batch.items():
+                for record in records:
+                    self._fold(record.key, record.value, record.offset)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+
+    def _fold(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        try:
+            event = decode(key, value)
+        except InvalidEvent:
+            return  # dead-lettered by the projector, absent from the view
+        deployment_id = event.deployment_id
+        self.states[deployment_id] = apply_record(self.states.get(deployment_id), event, offset)
+
+
+async def _served(
+    redis: Redis, keys: Keys, generation: str, ids: Iterable[str]
+) -> dict[str, tuple[bytes | None, int]]:
+    ids = list(ids)
+    async with translate_errors("read served documents"):
+        pipe = redis.pipeline(transaction=False)
+        for dep in ids:
+            pipe.hmget(keys.deployment(generation, dep), [fields.DOCUMENT, fields.POSITION])
+        rows = await pipe.execute()
+    return {
+        dep: (doc, int(pos) if pos is not None else -1)
+        for dep, (doc, pos) in zip(ids, rows, strict=True)
+    }
+
+
+def _compare(
+    deployment_id: str, expected: DeploymentState, served: bytes | None, served_position: int
+) -> list[Mismatch]:
+    document = render(expected)
+    if document == served:
+        return []
+    if document is None or served is None:
+        return [
+            Mismatch(
+                deployment_id,
+                "document",
+                "<served>" if document is not None else NOT_SERVED,
+                "<served>" if served is not None else NOT_SERVED,
+            )
+        ]
+    want, got = orjson.loads(document), orjson.loads(served)
+    found = [
+        Mismatch(deployment_id, name, want.get(name), got.get(name))
+        for name in sorted(set(want) | set(got))
+        if want.get(name) != got.get(name)
+    ]
+    if served_position != expected.position:
+        found.append(Mismatch(deployment_id, "position", expected.position, served_position))
+    return found or [Mismatch(deployment_id, "bytes", document.decode(), served.decode())]
+
+
+async def _extras(
+    redis: Redis, keys: Keys, generation: str, known: dict[str, DeploymentState]
+) -> list[Mismatch]:
+    """Documents served for deployments that have no valid event in the log."""
+    found = []
+    async with translate_errors("scan served documents"):
+        async for key in redis.scan_iter(match=keys.deployments_pattern(generation), count=1000):
+            deployment_id = key.decode().rsplit("{", 1)[-1].rstrip("}")
+            if deployment_id not in known and await redis.hexists(key, fields.DOCUMENT):
+                found.append(Mismatch(deployment_id, "document", NOT_SERVED, "<served>"))
+    return found

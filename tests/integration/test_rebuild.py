@@ -1,0 +1,173 @@
+"""Rebuilds: a new generation replayed from the log while the old one is served, switched
+in one step; interrupted rebuilds resumed or discarded; one rebuild at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+import signal
+import uuid
+
+import pytest
+from harness import (
+    bearer,
+    publish,
+    run_cli,
+    running_api,
+    running_projector,
+    served_generation,
+    start_cli,
+    stop_process,
+    wait_for,
+    wait_for_view,
+)
+from redis.asyncio import Redis
+
+from deploystatus.connections import create_producer
+from deploystatus.keys import Keys
+from deploystatus.samples import create_deployment, simulation_step
+from events.publisher import EventPublisher
+from projector.generations import Generations
+
+
+@pytest.fixture
+def quick(settings):
+    """Settings with short rebuild hand-over, grace and lease times."""
+    return settings.model_copy(
+        update={
+            "generation_grace_seconds": 1.0,
+            "rebuild_handover_seconds": 2.0,
+            "rebuild_lease_seconds": 2.0,
+        }
+    )
+
+
+def fleet(seed: int, deployments: int, changes: int):
+    rng = random.Random(seed)
+    deps, events = [], []
+    for i in range(deployments):
+        dep, created = create_deployment(str(uuid.uuid4()), f"app-{i}", 2, rng)
+        deps.append(dep)
+        events += created
+    for _ in range(changes):
+        events += simulation_step(rng.choice(deps), rng)
+    return rng, deps, events
+
+
+async def generation_keys(settings, generation: str) -> int:
+    async with Redis.from_url(settings.redis_url) as redis:
+        pattern = Keys(settings.redis_prefix).generation_pattern(generation)
+        return len([key async for key in redis.scan_iter(match=pattern, count=1000)])
+
+
+async def test_rebuild_under_load_never_fails_a_reader(quick):
+    """While events stream in and readers poll, a rebuild switches generations with zero
+    non-200 answers; afterwards every document equals the fold of the log byte for byte,
+    `verify` passes, and the old generation's keys are gone."""
+    rng, deps, events = fleet(seed=41, deployments=30, changes=150)
+    published = list(events)
+    await publish(quick, events)
+    answers: collections.Counter[int] = collections.Counter()
+    stop = asyncio.Event()
+
+    async def stream_events() -> None:
+        producer = create_producer(quick, "tests-stream")
+        await producer.start()
+        try:
+            publisher = EventPublisher(producer, quick.events_topic)
+            while not stop.is_set():
+                step = simulation_step(rng.choice(deps), rng)
+                await publisher.publish(step)
+                published.extend(step)
+                await asyncio.sleep(0.02)
+        finally:
+            await producer.stop()
+
+    async def read_statuses(client) -> None:
+        while not stop.is_set():
+            dep = rng.choice(deps)
+            response = await client.get(
+                f"/status/{dep.deployment_id}", headers=bearer(quick, dep.owner)
+            )
+            answers[response.status_code] += 1
+
+    async with running_projector(quick), running_api(quick) as client:
+        await wait_for_view(quick, events)
+        before = await served_generation(quick)
+        load = [asyncio.create_task(stream_events()), asyncio.create_task(read_statuses(client))]
+        rebuilt = await run_cli(quick, "rebuild")
+        await asyncio.sleep(1.0)  # keep the load on across the projectors' move
+        stop.set()
+        await asyncio.gather(*load)
+        assert rebuilt.returncode == 0, rebuilt.stderr.decode()
+        after = await served_generation(quick)
+        assert after is not None and after != before
+        await wait_for_view(quick, published)
+
+    print(f"\nrebuild under load: {dict(answers)} answers, {len(published)} events")
+    assert set(answers) == {200}
+    assert answers[200] > 50
+    verified = await run_cli(quick, "verify")
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+    assert await generation_keys(quick, before) == 0
+
+
+async def building(settings):
+    async with Redis.from_url(settings.redis_url) as redis:
+        generations = Generations(redis, Keys(settings.redis_prefix))
+        build = await generations.building()
+        applied = await generations.applied(build.generation) if build else {}
+        return build, sum(applied.values())
+
+
+async def start_slow_rebuild(settings, tmp_path, name: str):
+    """A rebuild replaying in tiny batches, frozen (SIGSTOP) once it has made progress."""
+    slow = settings.model_copy(update={"rebuild_batch_size": 5})
+    process = start_cli(slow, "rebuild", log=tmp_path / f"{name}.log")
+    build, _ = await wait_for(
+        lambda: building(settings), lambda b: b[0] is not None and b[1] > 0, "rebuild progress"
+    )
+    process.send_signal(signal.SIGSTOP)
+    return process, build
+
+
+async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_path):
+    """While a rebuild holds its lease a second one is refused; after kill -9 a plain
+    rebuild is refused until --resume finishes it; another killed one is --abort-ed."""
+    _, _, events = fleet(seed=42, deployments=40, changes=3000)
+    await publish(quick, events)
+    async with running_projector(quick):
+        await wait_for_view(quick, events)
+        served = await served_generation(quick)
+
+        first, build = await start_slow_rebuild(quick, tmp_path, "first")
+        second = await run_cli(quick, "rebuild")
+        assert second.returncode == 2
+        assert b"another rebuild is running" in second.stderr
+        first.send_signal(signal.SIGKILL)
+        stop_process(first, sig=0)
+
+        await asyncio.sleep(quick.rebuild_lease_seconds + 0.5)  # the dead holder's lease expires
+        plain = await run_cli(quick, "rebuild")
+        assert plain.returncode == 2
+        assert b"--resume" in plain.stderr
+        resumed = await run_cli(quick, "rebuild", "--resume")
+        assert resumed.returncode == 0, resumed.stderr.decode()
+        assert await served_generation(quick) == build.generation != served
+        await wait_for_view(quick, events)
+
+        doomed, doomed_build = await start_slow_rebuild(quick, tmp_path, "doomed")
+        doomed.send_signal(signal.SIGKILL)
+        stop_process(doomed, sig=0)
+        await asyncio.sleep(quick.rebuild_lease_seconds + 0.5)
+        aborted = await run_cli(quick, "rebuild", "--abort")
+        assert aborted.returncode == 0, aborted.stderr.decode()
+        assert (await building(quick))[0] is None
+        assert await generation_keys(quick, doomed_build.generation) == 0
+        assert await served_generation(quick) == build.generation
+        nothing = await run_cli(quick, "rebuild", "--abort")
+        assert nothing.returncode == 2
+
+    verified = await run_cli(quick, "verify")
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()

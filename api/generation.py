@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,9 @@ class GenerationCache:
     """Holds the served generation's id; ``None`` while Redis serves none (the view is being
     built, or Redis is unreachable and has never answered)."""
 
-    def __init__(self, redis: Redis, keys: Keys, refresh_seconds: float = REFRESH_SECONDS) -> None:
+    def __init__(
+        self, redis: RedisClient, keys: Keys, refresh_seconds: float = REFRESH_SECONDS
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._refresh_seconds = refresh_seconds

@@ -6,12 +6,12 @@ import hmac
 from dataclasses import dataclass
 from typing import cast
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api.exceptions import StoreUnavailable, ViewNotReady
 from api.generation import GenerationCache
 from deploystatus import keys as fields
+from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
 
 
@@ -22,7 +22,7 @@ class StoredStatus:
 
 
 class StatusReader:
-    def __init__(self, redis: Redis, keys: Keys, generation: GenerationCache) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, generation: GenerationCache) -> None:
         self._redis = redis
         self._keys = keys
         self._generation = generation

@@ -3,20 +3,40 @@
 from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 
 from deploystatus.settings import Settings
 
+# Everything the view needs works on both: one key per operation, or keys sharing a hash tag.
+RedisClient = Redis | RedisCluster
+CLUSTER_SCHEME = "redis+cluster://"
 
-def create_redis(settings: Settings) -> Redis:
-    """A Redis client whose calls fail fast when Redis is down, so callers can answer 503 or
-    back off instead of piling up behind a dead connection."""
+
+def create_redis(settings: Settings) -> RedisClient:
+    """A Redis (or Redis Cluster) client whose calls fail fast when Redis is down, so callers
+    can answer 503 or back off instead of piling up behind a dead connection."""
+    timeout = settings.redis_timeout_seconds
+    nodes = settings.redis_cluster_nodes
+    if not nodes and settings.redis_url.startswith(CLUSTER_SCHEME):
+        nodes = settings.redis_url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
+    if nodes:
+        startup = []
+        for node in nodes.split(","):
+            host, _, port = node.strip().rpartition(":")
+            startup.append(ClusterNode(host, int(port)))
+        return RedisCluster(
+            startup_nodes=startup,
+            decode_responses=False,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
     return Redis.from_url(
         settings.redis_url,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        health_check_interval=30,
         decode_responses=False,
+        health_check_interval=30,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
     )
 
 

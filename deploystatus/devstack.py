@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+CLUSTER_BUS_OFFSET = 10000
 
 
 class DevStackError(RuntimeError):
@@ -98,7 +100,9 @@ def start_broker(port: int | None = None, log_dir: Path | None = None) -> Embedd
     return service
 
 
-def start_redis(port: int | None = None, log_dir: Path | None = None) -> EmbeddedRedis:
+def start_redis(
+    port: int | None = None, log_dir: Path | None = None, extra: list[str] | None = None
+) -> EmbeddedRedis:
     """Start a throw-away Redis (nothing persisted) on a loopback port."""
     binary = redis_server_binary()
     port = port or free_port()
@@ -114,11 +118,84 @@ def start_redis(port: int | None = None, log_dir: Path | None = None) -> Embedde
         "no",
         "--protected-mode",
         "yes",
+        *(extra or []),
     ]
     process, log_path = _spawn("redis", command, log_dir)
     service = EmbeddedRedis("redis", process, port, log_path)
     _wait_listening(service)
     return service
+
+
+@dataclass
+class EmbeddedRedisCluster:
+    """Masters of a Redis Cluster on loopback ports, the slots split evenly, no replicas."""
+
+    nodes: list[EmbeddedRedis]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"{LOOPBACK}:{n.port}" for n in self.nodes)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def start_redis_cluster(masters: int = 3, log_dir: Path | None = None) -> EmbeddedRedisCluster:
+    """Start ``masters`` cluster-enabled servers and join them into one cluster."""
+    import redis
+
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="deploystatus-cluster-"))
+    nodes: list[EmbeddedRedis] = []
+    try:
+        for index in range(masters):
+            node_dir = log_dir / f"node{index}"
+            node_dir.mkdir(parents=True, exist_ok=True)
+            nodes.append(
+                start_redis(
+                    port=_free_cluster_port(),
+                    log_dir=node_dir,
+                    extra=["--cluster-enabled", "yes", "--dir", str(node_dir)],
+                )
+            )
+        slots = 16384
+        clients = [redis.Redis(host=LOOPBACK, port=n.port) for n in nodes]
+        for index, client in enumerate(clients):
+            first, last = index * slots // masters, (index + 1) * slots // masters - 1
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+            for other in nodes[1:]:
+                client.execute_command("CLUSTER", "MEET", LOOPBACK, other.port)
+        deadline = time.monotonic() + 30
+        while not all(b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO") for c in clients):
+            if time.monotonic() > deadline:
+                raise DevStackError("the Redis Cluster did not reach cluster_state:ok in 30s")
+            time.sleep(0.1)
+        for client in clients:
+            client.close()
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return EmbeddedRedisCluster(nodes)
+
+
+def _free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    rng = random.Random()  # noqa: S311 - picks a port, not a secret
+    for _ in range(200):
+        port = rng.randint(20000, 55000)
+        if _bindable(port) and _bindable(port + CLUSTER_BUS_OFFSET):
+            return port
+    raise DevStackError("found no free port pair for a Redis Cluster node")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
 
 
 def redis_server_binary() -> str:

@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     rebuild_lease_seconds: float = Field(default=30.0, gt=0)
 
     # Redis
-    redis_url: str = "redis://localhost:6379/0"
+    redis_url: str = "redis://localhost:6379/0"  # or redis+cluster://host:port,host:port
+    redis_cluster_nodes: str | None = None  # host:port,... of a Redis Cluster; wins over the URL
     redis_prefix: str = Field(default="ds", min_length=1)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
 

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import orjson
-from redis.asyncio import Redis
 
+from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
 from projector.store import translate_errors
 
@@ -75,7 +75,7 @@ class Build:
 
 
 class Generations:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self._begin = redis.register_script(_BEGIN)

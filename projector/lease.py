@@ -6,8 +6,7 @@ import os
 import secrets
 import socket
 
-from redis.asyncio import Redis
-
+from deploystatus.connections import RedisClient
 from projector.store import translate_errors
 
 _RENEW = """
@@ -22,7 +21,7 @@ return redis.call('DEL', KEYS[1])
 
 
 class Lease:
-    def __init__(self, redis: Redis, key: str, ttl_seconds: float) -> None:
+    def __init__(self, redis: RedisClient, key: str, ttl_seconds: float) -> None:
         self._redis = redis
         self._key = key
         self._ttl_ms = int(ttl_seconds * 1000)

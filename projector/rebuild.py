@@ -15,9 +15,8 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from redis.asyncio import Redis
 
-from deploystatus.connections import create_redis
+from deploystatus.connections import RedisClient, create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
@@ -125,7 +124,7 @@ async def _start_or_resume(settings: Settings, generations: Generations, *, resu
 
 async def _replay(
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     generations: Generations,
     lease: Lease,
     build: Build,

@@ -10,9 +10,8 @@ import signal
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from redis.asyncio import Redis
 
-from deploystatus.connections import create_producer, create_redis
+from deploystatus.connections import RedisClient, create_producer, create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
@@ -86,7 +85,7 @@ async def choose_role(settings: Settings, generations: Generations) -> Role:
 
 async def _feed(
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     generations: Generations,
     role: Role,
     cleaner: GenerationCleaner,

@@ -8,14 +8,16 @@ Every operation touches one key, which keeps the store valid on a Redis Cluster.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
 from deploystatus import keys as fields
+from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
 from projector.document import etag, render
 from projector.exceptions import StoreUnavailable, ViewLost
@@ -51,7 +53,7 @@ class Write:
 class RedisStatusStore:
     """The deployment hashes of one generation of the view."""
 
-    def __init__(self, redis: Redis, keys: Keys, generation: str) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, generation: str) -> None:
         self._redis = redis
         self._keys = keys
         self.generation = generation
@@ -75,27 +77,34 @@ class RedisStatusStore:
         if a document read before has disappeared."""
         if not writes:
             return set()
+        calls = [self._save_call(write) for write in writes]
         async with translate_errors("save states"):
-            pipe = self._redis.pipeline(transaction=False)
-            for write in writes:
-                state = write.state
-                document = render(state)
-                await self._save(
-                    keys=[self._keys.deployment(self.generation, state.deployment_id)],
-                    args=[
-                        str(write.expected),
-                        str(state.position),
-                        state.to_json(),
-                        document or b"",
-                        state.owner or "",
-                        etag(document) if document else "",
-                    ],
-                    client=pipe,
+            if isinstance(self._redis, RedisCluster):
+                # Cluster pipelines refuse scripts: concurrent calls, one per key's node.
+                results = await asyncio.gather(
+                    *(self._save(keys=keys, args=args) for keys, args in calls)
                 )
-            results = await pipe.execute()
+            else:
+                pipe = self._redis.pipeline(transaction=False)
+                for keys, args in calls:
+                    await self._save(keys=keys, args=args, client=pipe)
+                results = await pipe.execute()
         if -1 in results:
             raise ViewLost(f"documents of generation {self.generation} vanished from Redis")
         return {w.state.deployment_id for w, ok in zip(writes, results, strict=True) if not ok}
+
+    def _save_call(self, write: Write) -> tuple[list[str], list[str | bytes]]:
+        state = write.state
+        document = render(state)
+        args: list[str | bytes] = [
+            str(write.expected),
+            str(state.position),
+            state.to_json(),
+            document or b"",
+            state.owner or "",
+            etag(document) if document else "",
+        ]
+        return [self._keys.deployment(self.generation, state.deployment_id)], args
 
     async def ping(self) -> None:
         async with translate_errors("ping"):

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from redis.asyncio import Redis
 
 from deploystatus import keys as fields
-from deploystatus.connections import create_redis
+from deploystatus.connections import RedisClient, create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from events.codec import decode
@@ -121,7 +120,7 @@ class _Log:
 
 
 async def _served(
-    redis: Redis, keys: Keys, generation: str, ids: Iterable[str]
+    redis: RedisClient, keys: Keys, generation: str, ids: Iterable[str]
 ) -> dict[str, tuple[bytes | None, int]]:
     ids = list(ids)
     async with translate_errors("read served documents"):
@@ -162,7 +161,7 @@ def _compare(
 
 
 async def _extras(
-    redis: Redis, keys: Keys, generation: str, known: dict[str, DeploymentState]
+    redis: RedisClient, keys: Keys, generation: str, known: dict[str, DeploymentState]
 ) -> list[Mismatch]:
     """Documents served for deployments that have no valid event in the log."""
     found = []

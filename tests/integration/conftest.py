@@ -7,17 +7,37 @@ from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
-from redis.asyncio import Redis
 
-from deploystatus.devstack import start_redis
+from deploystatus.connections import create_redis
+from deploystatus.devstack import start_redis, start_redis_cluster
 from deploystatus.settings import Settings
 
 TEST_SECRET = "test-secret-" + "x" * 64
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A 3-master Redis Cluster on loopback ports, for the contract tests' cluster runs."""
+    cluster = start_redis_cluster(3, log_dir=tmp_path_factory.mktemp("cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-async def settings(kafka, redis_endpoint) -> AsyncIterator[Settings]:
+def redis_kind(request: pytest.FixtureRequest) -> str:
+    """ "single" unless a test module parametrizes it (indirectly) with "cluster" too."""
+    return getattr(request, "param", "single")
+
+
+@pytest.fixture
+async def settings(kafka, redis_endpoint, redis_kind, request) -> AsyncIterator[Settings]:
     suffix = uuid.uuid4().hex[:12]
+    if redis_kind == "cluster":
+        redis_url = request.getfixturevalue("redis_cluster").url
+    else:
+        redis_url = redis_endpoint.url
     settings = Settings(
         _env_file=None,
         kafka_bootstrap_servers=kafka.bootstrap_servers,
@@ -27,7 +47,7 @@ async def settings(kafka, redis_endpoint) -> AsyncIterator[Settings]:
         consumer_group=f"projector-{suffix}",
         events_partitions=12,
         projector_poll_timeout_ms=100,
-        redis_url=redis_endpoint.url,
+        redis_url=redis_url,
         redis_prefix=f"test-{suffix}",
         redis_timeout_seconds=1.0,
         jwt_secret=SecretStr(TEST_SECRET),
@@ -36,7 +56,7 @@ async def settings(kafka, redis_endpoint) -> AsyncIterator[Settings]:
         jwt_issuer=None,
     )
     yield settings
-    async with Redis.from_url(redis_endpoint.url) as redis:
+    async with create_redis(settings) as redis:
         keys = [
             key async for key in redis.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)
         ]

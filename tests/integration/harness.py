@@ -17,11 +17,10 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord, RecordMetadata
-from redis.asyncio import Redis
 
 from api.app import create_app
 from api.auth import mint_token
-from deploystatus.connections import create_producer
+from deploystatus.connections import create_producer, create_redis
 from deploystatus.devstack import free_port
 from deploystatus.keys import DOCUMENT, STATE, Keys
 from deploystatus.settings import Settings
@@ -93,7 +92,7 @@ def expected_documents(events: Iterable[Event]) -> dict[str, bytes | None]:
 
 async def serve_empty_generation(settings: Settings) -> str:
     """Make Redis serve a new, empty generation, as projectors do on an empty log."""
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         generations = Generations(redis, Keys(settings.redis_prefix))
         build = await generations.begin("projectors", {})
         assert build is not None
@@ -102,7 +101,7 @@ async def serve_empty_generation(settings: Settings) -> str:
 
 
 async def served_generation(settings: Settings) -> str | None:
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         raw = await redis.get(Keys(settings.redis_prefix).generation)
     return raw.decode() if raw else None
 
@@ -112,7 +111,7 @@ async def stored_documents(
 ) -> dict[str, bytes | None] | None:
     """The served documents of these deployments, or None while no generation is served."""
     keys = Keys(settings.redis_prefix)
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         raw = await redis.get(keys.generation)
         if raw is None:
             return None
@@ -125,7 +124,7 @@ async def stored_documents(
 
 async def active_generation(settings: Settings) -> str | None:
     """The served generation, else the one being built."""
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         generations = Generations(redis, Keys(settings.redis_prefix))
         build = await generations.building()
         return await generations.current() or (build.generation if build else None)
@@ -134,7 +133,7 @@ async def active_generation(settings: Settings) -> str | None:
 async def stored_state(settings: Settings, deployment_id: str) -> DeploymentState | None:
     """The fold state in the active generation (served, else being built)."""
     generation = await active_generation(settings) or ""
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         key = Keys(settings.redis_prefix).deployment(generation, deployment_id)
         raw = await redis.hget(key, STATE)
     return DeploymentState.from_json(raw) if raw else None

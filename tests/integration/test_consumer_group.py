@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from harness import expected_documents, publish, running_projector, stored_documents, wait_for_view
 from test_crash_recovery import scenario
+
+# The same contract on a single Redis and on a 3-master Redis Cluster.
+pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)
 
 
 async def test_two_projectors_in_one_group_equal_one_projector(settings):

@@ -7,6 +7,7 @@ import signal
 import uuid
 from pathlib import Path
 
+import pytest
 from harness import (
     committed_offsets,
     expected_states,
@@ -20,6 +21,10 @@ from harness import (
 )
 
 from deploystatus.samples import create_deployment, simulation_step
+
+# The same contract on a single Redis and on a 3-master Redis Cluster.
+pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)
+
 
 CRASHING_PROJECTOR = Path(__file__).with_name("crash_before_commit.py")
 

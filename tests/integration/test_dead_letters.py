@@ -7,11 +7,15 @@ import random
 import uuid
 
 import orjson
+import pytest
 from harness import publish_records, read_topic, running_projector, wait_for_view
 
 from deploystatus.samples import create_deployment
 from events import encode, new_event
 from projector import dead_letters as dlq
+
+# The same contract on a single Redis and on a 3-master Redis Cluster.
+pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)
 
 
 def bad_records(deployment_id: str) -> dict[str, tuple[bytes | None, bytes | None]]:

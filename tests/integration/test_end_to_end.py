@@ -6,11 +6,15 @@ import random
 import uuid
 
 import orjson
+import pytest
 from harness import bearer, publish, running_api, running_projector, wait_for_view
 
 from api.schemas import StatusDocument
 from deploystatus.samples import create_deployment, simulation_step
 from events import new_event
+
+# The same contract on a single Redis and on a 3-master Redis Cluster.
+pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)
 
 
 async def test_published_events_are_served_as_the_fold_of_the_log(settings):

@@ -22,9 +22,8 @@ from harness import (
     wait_for,
     wait_for_view,
 )
-from redis.asyncio import Redis
 
-from deploystatus.connections import create_producer
+from deploystatus.connections import create_producer, create_redis
 from deploystatus.keys import Keys
 from deploystatus.samples import create_deployment, simulation_step
 from events.publisher import EventPublisher
@@ -56,7 +55,7 @@ def fleet(seed: int, deployments: int, changes: int):
 
 
 async def generation_keys(settings, generation: str) -> int:
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         pattern = Keys(settings.redis_prefix).generation_pattern(generation)
         return len([key async for key in redis.scan_iter(match=pattern, count=1000)])
 
@@ -114,7 +113,7 @@ async def test_rebuild_under_load_never_fails_a_reader(quick):
 
 
 async def building(settings):
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         generations = Generations(redis, Keys(settings.redis_prefix))
         build = await generations.building()
         applied = await generations.applied(build.generation) if build else {}

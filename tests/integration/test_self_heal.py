@@ -17,9 +17,9 @@ from harness import (
     served_generation,
     wait_for_view,
 )
-from redis.asyncio import Redis
 from test_crash_recovery import scenario
 
+from deploystatus.connections import create_redis
 from deploystatus.keys import DOCUMENT, Keys
 from deploystatus.samples import create_deployment
 
@@ -39,7 +39,7 @@ async def test_flushed_redis_is_rebuilt_by_the_projector(own_redis):
         assert len(await read_topic(settings, settings.dlq_topic, 2)) == 2
         before = await served_generation(settings)
 
-        async with Redis.from_url(settings.redis_url) as redis:
+        async with create_redis(settings) as redis:
             await redis.flushall()
         response = await client.get(f"/status/{dep_id}", headers=bearer(settings, owner))
         assert response.status_code in (200, 503)  # 200 only from the API's last second
@@ -65,7 +65,7 @@ async def test_verify_reports_a_tampered_document(settings):
         await wait_for_view(settings, events)
     generation = await served_generation(settings)
     key = Keys(settings.redis_prefix).deployment(generation, dep.deployment_id)
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         document = await redis.hget(key, DOCUMENT)
         await redis.hset(key, DOCUMENT, document.replace(b'"name":"web"', b'"name":"evil"'))
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from redis.asyncio import Redis
+import pytest
 
+from deploystatus.connections import create_redis
 from deploystatus.keys import Keys
 from events import new_event
 from projector.fold import apply_record
 from projector.store import RedisStatusStore, Write
+
+# The same contract on a single Redis and on a 3-master Redis Cluster.
+pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)
 
 
 async def test_a_stale_writer_loses_and_the_newer_document_stays(settings):
@@ -20,7 +24,7 @@ async def test_a_stale_writer_loses_and_the_newer_document_stays(settings):
         deployment_id,
         {"user_id": str(uuid.uuid4()), "name": "web", "target_replicas": 1},
     )
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         store = RedisStatusStore(redis, Keys(settings.redis_prefix), "g-test")
         assert await store.save([Write(apply_record(None, created, 0), -1)]) == set()
         base = (await store.load([deployment_id]))[deployment_id]
@@ -41,6 +45,6 @@ async def test_a_stale_writer_loses_and_the_newer_document_stays(settings):
 async def test_unknown_deployments_load_as_none(settings):
     """Loading ids that were never written gives None for each, in one call."""
     ids = [str(uuid.uuid4()) for _ in range(3)]
-    async with Redis.from_url(settings.redis_url) as redis:
+    async with create_redis(settings) as redis:
         store = RedisStatusStore(redis, Keys(settings.redis_prefix), "g-test")
         assert await store.load(ids) == dict.fromkeys(ids)

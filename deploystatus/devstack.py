@@ -162,11 +162,11 @@ def start_redis_cluster(masters: int = 3, log_dir: Path | None = None) -> Embedd
         clients = [redis.Redis(host=LOOPBACK, port=n.port) for n in nodes]
         for index, client in enumerate(clients):
             first, last = index * slots // masters, (index + 1) * slots // masters - 1
-            client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+            client.cluster("ADDSLOTSRANGE", first, last)
             for other in nodes[1:]:
-                client.execute_command("CLUSTER", "MEET", LOOPBACK, other.port)
+                client.cluster("MEET", LOOPBACK, other.port)
         deadline = time.monotonic() + 30
-        while not all(b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO") for c in clients):
+        while not all(c.cluster("INFO").get("cluster_state") == "ok" for c in clients):
             if time.monotonic() > deadline:
                 raise DevStackError("the Redis Cluster did not reach cluster_state:ok in 30s")
             time.sleep(0.1)

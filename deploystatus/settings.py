@@ -44,10 +44,31 @@ class Settings(BaseSettings):
     jwt_algorithms: Annotated[list[str], NoDecode] = ["HS256"]
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    # Asymmetric keys (RS*/PS*/ES*/EdDSA): one PEM public key, or a JWKS endpoint; never
+    # together with JWT_SECRET (api/signing_keys.py refuses mixed configurations).
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    # An unknown kid refreshes the key set at most this often, so random kids cannot make
+    # the API hammer the issuer.
+    jwt_jwks_min_refresh_seconds: float = Field(default=60.0, ge=0)
+    jwt_jwks_timeout_seconds: float = Field(default=2.0, gt=0)
+    jwt_leeway_seconds: float = Field(default=10.0, ge=0, le=300)
+    jwt_max_token_bytes: int = Field(default=8192, ge=256)
+    jwt_scope_claim: str = "scope"
 
     # API
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    # Abuse limits (api/limits.py, api/ratelimit.py); 0 turns a limit off.
+    api_max_url_bytes: int = Field(default=2048, ge=0)
+    api_max_header_bytes: int = Field(default=16384, ge=0)
+    api_max_concurrency: int = Field(default=512, ge=0)
+    api_rate_limit_per_user: int = Field(default=1000, ge=0)
+    api_rate_limit_per_ip: int = Field(default=5000, ge=0)
+    api_rate_limit_window_seconds: float = Field(default=10.0, gt=0)
+    # The API fails fast on a stuck Redis (503), without retries, so requests never pile up.
+    api_redis_timeout_seconds: float = Field(default=0.5, gt=0)
 
     log_level: str = "INFO"
 

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         parser.exit(2, f"deploystatus: invalid configuration in the environment:\n{exc}\n")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         result: int = args.handler(settings, args)
     except (ConfigurationError, DevStackError, RebuildRefused, VerifyRefused) as exc:

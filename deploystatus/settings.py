@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # Projector
     projector_batch_size: int = Field(default=1000, ge=1)
     projector_poll_timeout_ms: int = Field(default=200, ge=1)
+    # Prometheus metrics of the projector on their own port; 0 turns them off.
+    projector_metrics_host: str = "127.0.0.1"
+    projector_metrics_port: int = Field(default=9108, ge=0, le=65535)
     # Generations (rebuilds): how long a replaced generation stays readable before it is
     # deleted (API processes refresh the served generation every second), and how long a
     # finished rebuild keeps applying new events while the projectors move over to it.
@@ -71,6 +74,9 @@ class Settings(BaseSettings):
     api_redis_timeout_seconds: float = Field(default=0.5, gt=0)
 
     log_level: str = "INFO"
+    # json: one JSON object per line, for log pipelines; text: for humans; auto: text on a
+    # terminal, json elsewhere.
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

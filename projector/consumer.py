@@ -25,6 +25,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from events.codec import decode
 from events.exceptions import InvalidEvent
 from events.models import Event
+from projector import metrics
 from projector.dead_letters import DeadLetters
 from projector.exceptions import ConflictNotResolved
 from projector.fold import fold_records
@@ -65,6 +66,7 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned: %s", _names(assigned))
+        metrics.REBALANCES.inc()
         if self._on_assigned is not None:
             try:
                 await self._on_assigned(assigned)
@@ -103,6 +105,14 @@ class Projector:
     def generation(self) -> str:
         return self._store.generation
 
+    async def report_lag(self) -> None:
+        """Set the lag gauge of each assigned partition from the last fetch's high watermark."""
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                lag = highwater - await self._consumer.position(tp)
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(lag, 0))
+
     def subscribe(self, topic: str, on_assigned: OnAssigned | None = None) -> None:
         self._consumer.subscribe([topic], listener=_Rebalances(self._batch_lock, on_assigned))
 
@@ -118,7 +128,8 @@ class Projector:
             )
             if batch:
                 async with self._batch_lock:
-                    await self.process(batch)
+                    with metrics.BATCH_SECONDS.time():
+                        await self.process(batch)
             if should_leave is not None and time.monotonic() >= next_check:
                 if await retry(should_leave, "generation check", self.stopping):
                     return
@@ -151,25 +162,38 @@ class Projector:
         )
         await self._commit(batch)
 
+        records_polled = sum(len(records) for records in batch.values())
         self.stats.batches += 1
-        self.stats.records += sum(len(records) for records in batch.values())
+        self.stats.records += records_polled
         self.stats.dead_lettered += len(refused)
+        metrics.EVENTS_CONSUMED.inc(records_polled)
+        metrics.BATCH_SIZE.observe(records_polled)
+        if dead_letters is not None:
+            metrics.EVENTS_DEAD_LETTERED.inc(len(refused))
 
     async def _apply(self, records: dict[str, list[tuple[int, Event]]]) -> None:
         pending = records
         for _ in range(CONFLICT_ROUNDS):
             stored = await self._store.load(list(pending))
             writes = []
+            newly_applied: dict[str, int] = {}
             for deployment_id, deployment_records in pending.items():
                 before = stored[deployment_id]
                 after = fold_records(before, deployment_records)
                 if after is not None and after != before:
                     writes.append(Write(after, before.position if before else -1))
+                applied_before = before.events_applied if before else 0
+                newly_applied[deployment_id] = after.events_applied - applied_before if after else 0
             conflicts = await self._store.save(writes)
             self.stats.documents_written += len(writes) - len(conflicts)
+            for deployment_id, applied in newly_applied.items():
+                if deployment_id not in conflicts:
+                    metrics.EVENTS_APPLIED.inc(applied)
+                    metrics.EVENTS_DEDUPLICATED.inc(len(pending[deployment_id]) - applied)
             if not conflicts:
                 return
             self.stats.conflicts += len(conflicts)
+            metrics.CONFLICTS.inc(len(conflicts))
             log.info("%d document(s) changed by another writer; refolding them", len(conflicts))
             pending = {deployment_id: pending[deployment_id] for deployment_id in conflicts}
         raise ConflictNotResolved(f"documents still contended after {CONFLICT_ROUNDS} rounds")

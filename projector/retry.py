@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from aiokafka.errors import KafkaError
 
+from projector import metrics
 from projector.exceptions import ProjectorError
 
 T = TypeVar("T")
@@ -45,6 +46,7 @@ async def retry(
             if not is_retriable(exc):
                 raise
             failures += 1
+            metrics.RETRIES.labels(what).inc()
             log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what, failures, delay, exc)
             try:
                 await asyncio.wait_for(stopping.wait(), timeout=delay)

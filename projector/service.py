@@ -7,14 +7,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import start_http_server
 
 from deploystatus.connections import RedisClient, create_producer, create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
+from projector import metrics
 from projector.consumer import Projector
 from projector.dead_letters import DeadLetters, dead_lettered_offsets
 from projector.exceptions import ViewLost
@@ -24,6 +27,7 @@ from projector.store import RedisStatusStore
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_SECONDS = 10.0
+LAG_INTERVAL_SECONDS = 2.0
 
 
 @dataclass
@@ -42,6 +46,8 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+    if settings.projector_metrics_port:
+        start_metrics_server(settings.projector_metrics_port, settings.projector_metrics_host)
     redis = create_redis(settings)
     generations = Generations(redis, Keys(settings.redis_prefix))
     cleaner = GenerationCleaner(generations, settings.generation_grace_seconds)
@@ -125,10 +131,13 @@ async def _feed(
             group_of(settings.consumer_group, role.generation),
         )
         reporter = asyncio.create_task(_report(projector))
+        role_name = "building" if role.build else "serving"
+        metrics.GENERATION.labels(role.generation, role_name).set(1)
         try:
             await projector.run(watch.should_leave)
         finally:
             reporter.cancel()
+            metrics.GENERATION.remove(role.generation, role_name)
             log.info("projector of generation %s: %s", role.generation, projector.stats)
     finally:
         await consumer.stop()
@@ -246,6 +255,27 @@ async def _dead_lettered(settings: Settings) -> dict[int, int]:
 
 
 async def _report(projector: Projector) -> None:
+    last_log = time.monotonic()
     while True:
-        await asyncio.sleep(STATS_INTERVAL_SECONDS)
-        log.info("projector of generation %s: %s", projector.generation, projector.stats)
+        await asyncio.sleep(LAG_INTERVAL_SECONDS)
+        await projector.report_lag()
+        if time.monotonic() - last_log >= STATS_INTERVAL_SECONDS:
+            last_log = time.monotonic()
+            log.info("projector of generation %s: %s", projector.generation, projector.stats)
+
+
+_metrics_servers: set[tuple[str, int]] = set()
+
+
+def start_metrics_server(port: int, host: str) -> None:
+    """Serve /metrics on ``host:port`` (a daemon thread), once per process and address."""
+    if (host, port) in _metrics_servers:
+        return
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        # Metrics are worth an error in the log, not an outage of the projector.
+        log.error("cannot serve projector metrics on %s:%d: %s", host, port, exc)
+        return
+    _metrics_servers.add((host, port))
+    log.info("projector metrics on http://%s:%d/metrics", host, port)

@@ -47,6 +47,7 @@ async def settings(kafka, redis_endpoint, redis_kind, request) -> AsyncIterator[
         consumer_group=f"projector-{suffix}",
         events_partitions=12,
         projector_poll_timeout_ms=100,
+        projector_metrics_port=0,
         redis_url=redis_url,
         redis_prefix=f"test-{suffix}",
         redis_timeout_seconds=1.0,

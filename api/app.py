@@ -9,22 +9,35 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api import logfilter, responses
 from api.auth import TokenVerifier
-from api.exceptions import NotAuthenticated, StoreUnavailable, ViewNotReady
+from api.exceptions import NotAuthenticated, RateLimited, StoreUnavailable, ViewNotReady
 from api.generation import GenerationCache
+from api.limits import RequestLimits
+from api.metrics import RequestMetrics, metrics_endpoint
+from api.ratelimit import RateLimiter
 from api.reader import StatusReader
+from api.redis_client import create_redis
 from api.routes import router
-from deploystatus.connections import create_redis
+from api.signing_keys import JwksKeys
 from deploystatus.keys import Keys
+from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
 
 log = logging.getLogger(__name__)
-UNAUTHORIZED_BODY = {"detail": "Not authenticated"}
+UNAUTHORIZED_BODY = responses.UNAUTHORIZED_BODY
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the app. Token settings are checked here, so a bad secret fails at start-up."""
+    """Build the app. Token settings are checked here, so a bad key fails at start-up."""
     verifier = TokenVerifier(settings)
+    limiter = RateLimiter(
+        settings.redis_prefix,
+        per_user=settings.api_rate_limit_per_user,
+        per_ip=settings.api_rate_limit_per_ip,
+        window_seconds=settings.api_rate_limit_window_seconds,
+    )
+    logfilter.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,7 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
         keys = Keys(settings.redis_prefix)
         generation = GenerationCache(redis, keys)
         await generation.start()
-        app.state.reader = StatusReader(redis, keys, generation)
+        if isinstance(verifier.keys, JwksKeys):
+            await verifier.keys.refresh()
+        app.state.reader = StatusReader(redis, keys, generation, limiter)
         app.state.verifier = verifier
         try:
             yield
@@ -47,30 +62,41 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_middleware(
+        RequestLimits,
+        max_url_bytes=settings.api_max_url_bytes,
+        max_header_bytes=settings.api_max_header_bytes,
+        max_token_bytes=settings.jwt_max_token_bytes,
+        max_concurrency=settings.api_max_concurrency,
+    )
+
+    app.add_middleware(RequestMetrics)  # added last: the outermost layer
 
     @app.exception_handler(NotAuthenticated)
     async def _unauthorized(request: Request, exc: NotAuthenticated) -> JSONResponse:
         # The reason goes to the debug log only; it never includes the token itself.
         log.debug("401 on %s: %s", request.url.path, exc)
-        return JSONResponse(
-            UNAUTHORIZED_BODY, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
+        return responses.unauthorized()
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return responses.rate_limited(exc.retry_after)
 
     @app.exception_handler(StoreUnavailable)
     async def _unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
         log.warning("503 on %s: %s", request.url.path, exc)
-        return JSONResponse(
-            {"detail": "Status store unavailable, retry later"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
+        return responses.store_unavailable()
 
     @app.exception_handler(ViewNotReady)
     async def _not_ready(request: Request, exc: ViewNotReady) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "The status view is being built, retry later"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+        return responses.view_not_ready()
 
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app with settings read from the environment: what each `--workers` process runs."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

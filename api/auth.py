@@ -1,88 +1,178 @@
-"""Bearer tokens: verifying the caller's JWT, and minting tokens for users and demos."""
+"""Bearer tokens: verifying the caller's JWT, and minting HMAC tokens for users and demos."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from jwt.types import Options
 
 from api.exceptions import ConfigurationError, NotAuthenticated
+from api.signing_keys import HMAC_ALGORITHMS, KeySource, checked_algorithms, hmac_secret, key_source
 from deploystatus.settings import Settings
 
-MIN_SECRET_BYTES = 32
-ASYMMETRIC_PREFIXES = ("RS", "PS", "ES", "Ed")
 UUID_LENGTH = 36  # the canonical hyphenated form only
+# The operator/admin scope: read any deployment, whoever owns it.
+READ_ANY_SCOPE = "status:read:any"
+# Verified tokens kept by the verifier: one per active caller. A hit skips the header parse,
+# the HMAC/signature check and the claim checks, the largest CPU item of a request after the
+# framework itself.
+TOKEN_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: the token's subject, and whether it may read every deployment."""
+
+    user_id: str
+    read_any: bool = False
+
+
+class VerifiedTokens:
+    """An LRU of tokens that passed every check, by raw token string, each until its
+    ``exp``. Only successes are stored: a forged or refused token is checked in full every
+    time, so the cache cannot be filled with junk or turn a refusal into an acceptance."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def get(self, token: str, now: float) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if now >= entry[1]:
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return entry[0]
+
+    def put(self, token: str, principal: Principal, until: float, now: float) -> None:
+        if self._size <= 0 or until <= now:
+            return
+        self._entries[token] = (principal, until)
+        self._entries.move_to_end(token)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class TokenVerifier:
-    """Checks signature, algorithm, ``exp`` (required), ``aud``/``iss`` when configured, and
-    that ``sub`` is a uuid; returns the canonical user id."""
+    """Checks size, header, signature, algorithm (from configuration only), ``exp`` and
+    ``sub`` (required), ``iat``/``nbf`` (with leeway), ``aud``/``iss`` when configured.
 
-    def __init__(self, settings: Settings) -> None:
-        self._key = _secret(settings)
-        self._algorithms = list(settings.jwt_algorithms)
+    A verified token is remembered until its ``exp`` (without the leeway: a token in its
+    leeway is checked in full each time), and for at most ``JWT_JWKS_CACHE_SECONDS``, the
+    time a key removed from a JWKS may still be used anyway; ``cache_size=0`` turns it off."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        keys: KeySource | None = None,
+        *,
+        cache_size: int = TOKEN_CACHE_SIZE,
+    ) -> None:
+        self._algorithms = sorted(checked_algorithms(settings))
+        self._keys = keys if keys is not None else key_source(settings)
         self._audience = settings.jwt_audience
         self._issuer = settings.jwt_issuer
+        self._leeway = settings.jwt_leeway_seconds
+        self._max_bytes = settings.jwt_max_token_bytes
+        self._scope_claim = settings.jwt_scope_claim
         required = ["exp", "sub"]
         if self._audience:
             required.append("aud")
         if self._issuer:
             required.append("iss")
         self._options: Options = {"require": required, "verify_aud": bool(self._audience)}
+        self._verified = VerifiedTokens(cache_size)
+        self._cache_seconds = settings.jwt_jwks_cache_seconds
 
-    def verify(self, token: str) -> str:
+    @property
+    def keys(self) -> KeySource:
+        return self._keys
+
+    async def verify(self, token: str) -> Principal:
+        if len(token) > self._max_bytes:
+            # Before any decoding: a huge token costs nothing but this comparison.
+            raise NotAuthenticated(f"token of {len(token)} bytes, over {self._max_bytes}")
+        now = time.time()
+        known = self._verified.get(token, now)
+        if known is not None:
+            return known
+        principal, expires = await self._verify(token)
+        self._verified.put(token, principal, min(expires, now + self._cache_seconds), now)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
+        """The full check; returns the principal and the token's ``exp``."""
         try:
+            # PyJWT refuses unknown "crit" extensions here; "jku", "jwk" and "x5u" are
+            # never read, since the key comes from configuration.
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") not in self._algorithms:
+                raise NotAuthenticated(f"token algorithm {str(header.get('alg'))[:32]!r}")
+            key = await self._keys.key_for(header)
             claims = jwt.decode(
                 token,
-                self._key,
+                key,
                 algorithms=self._algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
+                leeway=self._leeway,
                 options=self._options,
             )
-        except jwt.PyJWTError as exc:
-            raise NotAuthenticated(f"token refused: {exc}") from None
-        subject = claims["sub"]
-        try:
-            if isinstance(subject, str) and len(subject) == UUID_LENGTH:
-                return str(uuid.UUID(subject))
-        except ValueError:
-            pass
-        raise NotAuthenticated(f"token subject {subject!r} is not a uuid string")
+        # TypeError/ValueError: a JWKS key of the wrong type for the token's algorithm.
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
+            raise NotAuthenticated(f"token refused: {type(exc).__name__}: {exc}") from None
+        # PyJWT has checked that "exp" is present and an integer.
+        return Principal(_user_id(claims.get("sub")), self._read_any(claims)), float(claims["exp"])
+
+    def _read_any(self, claims: dict[str, Any]) -> bool:
+        # OAuth's "scope" is a space-separated string; some issuers ("scp") use a list.
+        scopes = claims.get(self._scope_claim)
+        if isinstance(scopes, str):
+            return READ_ANY_SCOPE in scopes.split()
+        if isinstance(scopes, list):
+            return READ_ANY_SCOPE in scopes
+        return False
 
 
-def mint_token(settings: Settings, subject: str, ttl_seconds: int = 3600) -> str:
-    """A token for ``subject`` signed with the configured secret, valid for ``ttl_seconds``."""
+def _user_id(subject: object) -> str:
+    try:
+        if isinstance(subject, str) and len(subject) == UUID_LENGTH:
+            return str(uuid.UUID(subject))
+    except ValueError:
+        pass
+    raise NotAuthenticated(f"token subject {str(subject)[:64]!r} is not a uuid string")
+
+
+def mint_token(
+    settings: Settings, subject: str, ttl_seconds: int = 3600, scopes: tuple[str, ...] = ()
+) -> str:
+    """A token for ``subject`` signed with JWT_SECRET, valid for ``ttl_seconds``. Only for
+    HMAC configurations: with asymmetric keys the issuer holds the private key, not us."""
+    algorithms = checked_algorithms(settings)
+    if not algorithms <= HMAC_ALGORITHMS:
+        raise ConfigurationError(
+            "minting tokens needs an HMAC configuration (JWT_SECRET, JWT_ALGORITHMS=HS256)"
+        )
     now = int(time.time())
     claims: dict[str, object] = {
         "sub": str(uuid.UUID(subject)),
         "iat": now,
         "exp": now + ttl_seconds,
     }
+    if scopes:
+        claims[settings.jwt_scope_claim] = " ".join(scopes)
     if settings.jwt_audience:
         claims["aud"] = settings.jwt_audience
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
-    return jwt.encode(claims, _secret(settings), algorithm=settings.jwt_algorithms[0])
-
-
-def _secret(settings: Settings) -> str:
-    if not settings.jwt_algorithms:
-        raise ConfigurationError("JWT_ALGORITHMS is empty: name at least one, e.g. HS256")
-    asymmetric = [a for a in settings.jwt_algorithms if a.startswith(ASYMMETRIC_PREFIXES)]
-    if asymmetric:
-        raise ConfigurationError(
-            f"JWT_ALGORITHMS={','.join(settings.jwt_algorithms)!r}: only HMAC algorithms "
-            "(HS256, HS384, HS512) with JWT_SECRET are supported"
-        )
-    if settings.jwt_secret is None:
-        raise ConfigurationError("JWT_SECRET is not set: the API cannot verify tokens without it")
-    secret = settings.jwt_secret.get_secret_value()
-    if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise ConfigurationError(
-            f"JWT_SECRET is {len(secret.encode())} bytes; use at least {MIN_SECRET_BYTES} "
-            "random bytes (e.g. `openssl rand -hex 32`)"
-        )
-    return secret
+    return jwt.encode(claims, hmac_secret(settings), algorithm=settings.jwt_algorithms[0])

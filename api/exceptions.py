@@ -22,3 +22,11 @@ class StoreUnavailable(ApiError):
 
 class ViewNotReady(ApiError):
     """Redis serves no generation of the view: it is being built from the log (503)."""
+
+
+class RateLimited(ApiError):
+    """The caller's user or IP went over its request budget for the window (429)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # whole seconds until the window resets, at least 1

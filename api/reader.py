@@ -1,18 +1,40 @@
-"""Reading a deployment's stored status: one HMGET, no folding, no re-serialising."""
+"""Reading a deployment's stored status: one round trip, no folding, no re-serialising.
+
+The owner check runs inside Redis (a script around the HMGET), so for every not-found case
+(unknown, someone else's, deleted, not yet created) Redis does the same lookup and sends
+back the same nil: another user's document never leaves Redis, and neither the reply's size
+nor its parsing tells the cases apart.
+"""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from typing import cast
 
-from redis.exceptions import RedisError
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError, RedisError
 
+from api.auth import Principal
 from api.exceptions import StoreUnavailable, ViewNotReady
 from api.generation import GenerationCache
+from api.ratelimit import COUNT, RateLimiter
+from api.scripts import LuaScript, run_pipeline
 from deploystatus import keys as fields
 from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
+
+# KEYS[1] the deployment's hash; ARGV: the caller's user id, '1' if it may read any
+# deployment. Returns {etag, document} when served to this caller, else nil. Lua strings
+# are interned, so the owner comparison is a pointer comparison, whatever the contents.
+READ = LuaScript(
+    f"""
+local v = redis.call('HMGET', KEYS[1], '{fields.OWNER}', '{fields.ETAG}', '{fields.DOCUMENT}')
+if v[1] and v[2] and v[3] and (v[1] == ARGV[1] or ARGV[2] == '1') then
+  return {{v[2], v[3]}}
+end
+return false
+"""
+)
+SCRIPTS = (READ, COUNT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,34 +44,70 @@ class StoredStatus:
 
 
 class StatusReader:
-    def __init__(self, redis: RedisClient, keys: Keys, generation: GenerationCache) -> None:
+    def __init__(
+        self, redis: RedisClient, keys: Keys, generation: GenerationCache, limiter: RateLimiter
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._generation = generation
+        self._limiter = limiter
 
-    async def read(self, deployment_id: str, user_id: str) -> StoredStatus | None:
-        """The status of ``deployment_id`` if ``user_id`` owns it and it is served; ``None``
-        alike for unknown, foreign, deleted and not-yet-created deployments."""
+    async def read(
+        self, deployment_id: str, principal: Principal, client_ip: str
+    ) -> StoredStatus | None:
+        """The status of ``deployment_id`` if ``principal`` may read it and it is served;
+        ``None`` alike for unknown, foreign, deleted and not-yet-created deployments. Counts
+        the request against the caller's budgets in the same round trip (RateLimited)."""
+        key = self._keys.deployment(await self._served_generation(), deployment_id)
+        if not self._limiter.enabled:
+            reply = await self._read_only(key, principal)
+            return StoredStatus(document=reply[1], etag=reply[0].decode()) if reply else None
+        counters = 0
+
+        def queue(pipe: Pipeline) -> None:
+            nonlocal counters
+            counters = self._limiter.queue(pipe, principal.user_id, client_ip)
+            pipe.evalsha(READ.sha, 1, key, principal.user_id, "1" if principal.read_any else "0")
+
+        replies = await run_pipeline(self._redis, SCRIPTS, queue)
+        self._limiter.verdict(replies[:counters])
+        found: list[bytes] | None = replies[counters]
+        if not found:
+            return None
+        etag, document = found
+        return StoredStatus(document=document, etag=etag.decode())
+
+    async def _read_only(self, key: str, principal: Principal) -> list[bytes] | None:
+        """The READ script alone, without a pipeline: with no budget to count, a pipeline
+        object per request costs more CPU than the command itself."""
+        args = (READ.sha, 1, key, principal.user_id, "1" if principal.read_any else "0")
         try:
-            key = self._keys.deployment(await self._served_generation(), deployment_id)
-            # The client is built with decode_responses=False: values are bytes.
-            owner, etag, document = cast(
-                "list[bytes | None]",
-                await self._redis.hmget(key, [fields.OWNER, fields.ETAG, fields.DOCUMENT]),
-            )
+            try:
+                found: list[bytes] | None = await self._redis.evalsha(*args)
+            except NoScriptError:
+                # Redis restarted or flushed its scripts: load it and ask once more.
+                await self._redis.script_load(READ.source)
+                found = await self._redis.evalsha(*args)
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {exc!r}") from exc
-        # One comparison on every path, so the answer's timing does not depend on which
-        # of the not-found cases applies.
-        owned = hmac.compare_digest(owner or b"", user_id.encode())
-        if not owned or document is None or etag is None:
-            return None
-        return StoredStatus(document=document, etag=etag.decode())
+        return found
+
+    async def admit(self, user_id: str | None, client_ip: str) -> None:
+        """Count a request that reads nothing (bad token, bad id) against the budgets."""
+        if not self._limiter.enabled:
+            return
+        replies = await run_pipeline(
+            self._redis, SCRIPTS, lambda pipe: self._limiter.queue(pipe, user_id, client_ip)
+        )
+        self._limiter.verdict(replies)
 
     async def _served_generation(self) -> str:
         if self._generation.current is None:
             # Only while nothing is served: ask Redis now rather than wait for the refresh.
-            await self._generation.refresh()
+            try:
+                await self._generation.refresh()
+            except (RedisError, OSError) as exc:
+                raise StoreUnavailable(f"Redis did not answer: {exc!r}") from exc
         if self._generation.current is None:
             raise ViewNotReady("no generation of the view is served yet")
         return self._generation.current

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 
@@ -49,4 +49,21 @@ def create_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=5,
+    )
+
+
+def create_consumer(
+    settings: Settings, client_id: str, group_id: str | None = None, max_records: int = 500
+) -> AIOKafkaConsumer:
+    """A consumer that commits only when told to (after the view is written), starting at
+    the beginning of the log when its group has committed nothing."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=max_records,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
     )

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     # Idempotent producers need InitProducerId, which the embedded dev broker refuses.
     kafka_idempotence: bool = True
 
+    # Consumer group liveness: a projector that stops heartbeating loses its partitions after
+    # the session timeout (brokers refuse values below their group.min.session.timeout.ms).
+    kafka_session_timeout_ms: int = Field(default=10000, ge=1000)
+    kafka_heartbeat_interval_ms: int = Field(default=3000, ge=100)
+
     # Projector
     projector_batch_size: int = Field(default=1000, ge=1)
     projector_poll_timeout_ms: int = Field(default=200, ge=1)

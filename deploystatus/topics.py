@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from deploystatus.connections import create_consumer
 from deploystatus.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,7 @@ async def ensure_topics(settings: Settings) -> None:
 
 async def end_offsets(settings: Settings) -> dict[int, int]:
     """The events topic's current end offset per partition (the live position of the log)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-    )
+    consumer = create_consumer(settings, "deploystatus-offsets")
     await consumer.start()
     try:
         await consumer.topics()

@@ -14,9 +14,9 @@ import asyncio
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from deploystatus.connections import RedisClient, create_redis
+from deploystatus.connections import RedisClient, create_consumer, create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
@@ -131,15 +131,13 @@ async def _replay(
     stopping: asyncio.Event,
 ) -> str | None:
     """Feed ``build.generation`` through all phases; returns the generation it replaced."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        # Its committed offsets are where --resume continues, and where the projectors
-        # start when they move to the new generation.
-        group_id=group_of(settings.consumer_group, build.generation),
-        client_id="deploystatus-rebuild",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=settings.rebuild_batch_size,
+    # Its group's committed offsets are where --resume continues, and where the projectors
+    # start when they move to the new generation.
+    consumer = create_consumer(
+        settings,
+        "deploystatus-rebuild",
+        group_of(settings.consumer_group, build.generation),
+        settings.rebuild_batch_size,
     )
     await consumer.start()
     try:

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import start_http_server
 
-from deploystatus.connections import RedisClient, create_producer, create_redis
+from deploystatus.connections import (
+    RedisClient,
+    create_consumer,
+    create_producer,
+    create_redis,
+)
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
@@ -102,13 +107,11 @@ async def _feed(
     store = RedisStatusStore(redis, keys, role.generation)
     already_dead = await retry(lambda: _dead_lettered(settings), "dead-letter scan", stopping)
     producer = create_producer(settings, "deploystatus-projector-dlq")
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=group_of(settings.consumer_group, role.generation),
-        client_id="deploystatus-projector",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=settings.projector_batch_size,
+    consumer = create_consumer(
+        settings,
+        "deploystatus-projector",
+        group_of(settings.consumer_group, role.generation),
+        settings.projector_batch_size,
     )
     try:
         await retry(producer.start, "dead-letter producer start", stopping)
@@ -244,9 +247,7 @@ async def end_offsets_of(consumer: AIOKafkaConsumer) -> dict[int, int]:
 
 
 async def _dead_lettered(settings: Settings) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-    )
+    consumer = create_consumer(settings, "deploystatus-dlq-scan")
     await consumer.start()
     try:
         return await dead_lettered_offsets(consumer, settings.dlq_topic, settings.events_topic)

@@ -12,7 +12,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from deploystatus import keys as fields
-from deploystatus.connections import RedisClient, create_redis
+from deploystatus.connections import RedisClient, create_consumer, create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from events.codec import decode
@@ -45,9 +45,7 @@ async def verify(settings: Settings, sample: int | None = None) -> tuple[str, in
     """(generation, documents checked, mismatches) for the served generation."""
     redis = create_redis(settings)
     keys = Keys(settings.redis_prefix)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-    )
+    consumer = create_consumer(settings, "deploystatus-verify")
     await consumer.start()
     try:
         generation = await Generations(redis, keys).current()

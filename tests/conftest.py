@@ -78,3 +78,20 @@ def redis_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisEn
             yield RedisEndpoint(server.url, embedded=server)
         finally:
             server.stop()
+
+
+# Figures of the fault scenarios (tests/integration/test_faults.py), printed after the run.
+FAULT_REPORT: list[dict[str, object]] = []
+
+
+@pytest.fixture
+def fault_report():
+    """Records one scenario's figures for the summary at the end of the run."""
+    return FAULT_REPORT.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FAULT_REPORT:
+        terminalreporter.section("fault suite")
+        for figures in FAULT_REPORT:
+            terminalreporter.write_line("  ".join(f"{k}={v}" for k, v in figures.items()))

@@ -48,6 +48,8 @@ async def settings(kafka, redis_endpoint, redis_kind, request) -> AsyncIterator[
         events_partitions=12,
         projector_poll_timeout_ms=100,
         projector_metrics_port=0,
+        kafka_session_timeout_ms=6000,
+        kafka_heartbeat_interval_ms=1000,
         redis_url=redis_url,
         redis_prefix=f"test-{suffix}",
         redis_timeout_seconds=1.0,

@@ -247,7 +247,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def start_cli(
-    settings: Settings, *args: str, script: Path | None = None, log: Path
+    settings: Settings,
+    *args: str,
+    script: Path | None = None,
+    log: Path,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``deploystatus ARGS`` (or a test script) as a subprocess with ``settings``."""
     command = (
@@ -255,7 +259,10 @@ def start_cli(
     )
     with log.open("ab") as out:
         return subprocess.Popen(
-            command, env=settings_env(settings), stdout=out, stderr=subprocess.STDOUT
+            command,
+            env={**settings_env(settings), **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -281,3 +288,86 @@ async def run_cli(
         timeout=180,
         check=False,
     )
+
+
+class ProjectorFleet:
+    """Projector processes (``deploystatus projector``) to start, kill, freeze and thaw."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self._settings = settings
+        self._log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        process = start_cli(self._settings, "projector", log=self._log_dir / f"{name}.log")
+        self.processes[name] = process
+        return process
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait(timeout=30)
+
+    def pause(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGCONT)
+
+    def stop_all(self) -> dict[str, int]:
+        codes = {}
+        for name, process in self.processes.items():
+            process.send_signal(signal.SIGCONT)
+            codes[name] = stop_process(process)
+        self.processes.clear()
+        return codes
+
+
+class SteadyPublisher:
+    """Publishes ``events`` in order at ``rate`` per second in the background."""
+
+    def __init__(self, settings: Settings, events: list[Event], rate: float) -> None:
+        self._settings = settings
+        self._events = events
+        self._rate = rate
+        self.published = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> SteadyPublisher:
+        await ensure_topics(self._settings)
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._task is not None
+        if exc_info[0] is not None:
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        producer = create_producer(self._settings, "tests-steady")
+        await producer.start()
+        try:
+            publisher = EventPublisher(producer, self._settings.events_topic)
+            chunk = max(1, int(self._rate / 20))
+            for start in range(0, len(self._events), chunk):
+                await publisher.publish(self._events[start : start + chunk])
+                self.published = min(start + chunk, len(self._events))
+                await asyncio.sleep(chunk / self._rate)
+        finally:
+            await producer.stop()
+
+    async def finished(self) -> None:
+        assert self._task is not None
+        await self._task
+
+
+async def applied_total(settings: Settings) -> int:
+    """Records applied so far into the active generation, over all partitions."""
+    generation = await active_generation(settings)
+    if generation is None:
+        return 0
+    async with create_redis(settings) as redis:
+        applied = await Generations(redis, Keys(settings.redis_prefix)).applied(generation)
+    return sum(applied.values())

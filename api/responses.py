@@ -1,0 +1,52 @@
+"""The fixed error answers, shared by the exception handlers and the ASGI middleware so that
+a request refused early looks exactly like one refused by a route."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+UNAUTHORIZED_BODY = {"detail": "Not authenticated"}
+
+
+def unauthorized() -> JSONResponse:
+    return JSONResponse(UNAUTHORIZED_BODY, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def uri_too_long(limit: int) -> JSONResponse:
+    return JSONResponse({"detail": f"Request URI over {limit} bytes"}, status_code=414)
+
+
+def headers_too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"detail": f"Request headers over {limit} bytes"}, status_code=431)
+
+
+def rate_limited(retry_after: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "Too many requests, retry later"},
+        status_code=429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def overloaded() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "Too many requests in progress, retry later"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def store_unavailable() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "Status store unavailable, retry later"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def view_not_ready() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "The status view is being built, retry later"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )

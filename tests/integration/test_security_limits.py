@@ -93,7 +93,9 @@ async def api_processes(settings, count: int, tmp_path):
         for index in range(count):
             port = free_port()
             log = tmp_path / f"api-{index}.log"
-            env_settings = settings.model_copy(update={"api_port": port, "log_level": "INFO"})
+            env_settings = settings.model_copy(
+                update={"api_port": port, "log_level": "INFO", "api_access_log": True}
+            )
             processes.append(start_cli(env_settings, "api", log=log))
             urls.append(f"http://127.0.0.1:{port}")
             logs.append(log)

@@ -1,0 +1,108 @@
+"""``python -m bench [--quick] [--only read|projector|freshness|footprint]``.
+
+Starts its own broker and Redis on loopback ports, uses the local PostgreSQL for the SQL
+baseline, runs the benchmarks, prints a table and writes ``bench/results/latest.md`` and
+``bench/results/latency.png``. Every load is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import footprint, freshness, projector_bench, read_path
+from bench.analysis import ANALYSIS
+from bench.config import FULL, QUICK
+from bench.findings import findings
+from bench.report import RunResults, chart, markdown, stdout_table
+from bench.services import running_stack
+from bench.wrk import WrkMissing, wrk_binary
+
+RESULTS = Path(__file__).parent / "results"
+SECTIONS = ("read", "projector", "freshness", "footprint")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, short runs")
+    parser.add_argument("--only", choices=SECTIONS, help="run one benchmark")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where results go")
+    args = parser.parse_args(argv)
+    wanted = {args.only} if args.only else set(SECTIONS)
+    missing = [m for m in ("sqlalchemy", "asyncpg", "httpx", "matplotlib") if not _has(m)]
+    if missing:
+        parser.exit(
+            2, f"python -m bench: missing {', '.join(missing)}: pip install -e '.[bench]'\n"
+        )
+    if "read" in wanted:
+        try:
+            wrk_binary()
+        except WrkMissing as exc:
+            parser.exit(2, f"python -m bench: {exc}\n")
+    command = "python -m bench" + (f" {shlex.join(argv or sys.argv[1:])}" if sys.argv[1:] else "")
+    results = RunResults(command=command, quick=args.quick)
+    started = time.monotonic()
+    asyncio.run(_run(results, wanted, args.quick))
+    args.output.mkdir(parents=True, exist_ok=True)
+    chart(results, args.output / "latency.png")
+    report = markdown(results, findings(results, ANALYSIS))
+    (args.output / "latest.md").write_text(report)
+    print(stdout_table(results))
+    print(
+        f"\nwritten: {args.output / 'latest.md'}, {args.output / 'latency.png'} "
+        f"({time.monotonic() - started:.0f} s)"
+    )
+    return 0
+
+
+async def _run(results: RunResults, wanted: set[str], quick: bool) -> None:
+    sizes = QUICK if quick else FULL
+    work_dir = Path(tempfile.mkdtemp(prefix="deploystatus-bench-work-"))
+    with running_stack() as stack:
+        _log(f"services up (logs in {stack.log_dir})")
+        if wanted & {"read", "freshness", "footprint"}:
+            _log("read data set: generating, folding, loading PostgreSQL and Redis")
+            setup = await read_path.prepare(stack, sizes, work_dir)
+            results.read_setup = setup
+            results.read_footprint = await footprint.measure(setup.settings)
+            if "read" in wanted:
+                _log("read path: SQL baseline, ours, bare endpoint, levers")
+                results.read = await asyncio.to_thread(read_path.run, setup, stack, sizes, work_dir)
+            if "freshness" in wanted:
+                _log("freshness")
+                results.freshness = await freshness.measure(
+                    setup, stack, sizes.freshness_rate, sizes.freshness_seconds
+                )
+                _log(f"freshness lever: fetch_max_wait_ms={freshness.LEVER_FETCH_WAIT_MS}")
+                results.freshness_lever = await freshness.measure(
+                    setup,
+                    stack,
+                    sizes.freshness_rate,
+                    sizes.freshness_seconds,
+                    first_round=freshness.rounds_used(setup, results.freshness),
+                    projector_args=freshness.LEVER_ARGS,
+                    label="-fetch-wait",
+                )
+        if wanted & {"projector", "footprint"}:
+            _log("projector: publish, raw consume, fold, rebuild")
+            results.projector = await projector_bench.run(
+                stack, sizes, work_dir, with_rebuild="projector" in wanted
+            )
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

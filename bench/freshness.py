@@ -1,0 +1,207 @@
+"""Benchmark 3, freshness: event published -> visible through the API, at a fixed rate.
+
+Method: with a projector and our API running over the read data set, events are published
+at ``rate``/s for ``seconds`` (ticks of 10 ms, a bounded count) with the production producer
+settings (``create_producer``: acks=all, linger 5 ms). Every other tick one of them is a probe:
+its send time is taken just before ``send()``, and a poller asks the API for that deployment
+every ``POLL_MS`` until the document's ``updated_at`` reaches the probe event's time (event
+times grow strictly per deployment). Resolution: the poll interval plus one request's round
+trip, a few milliseconds. The bench process, broker, Redis, projector and API share 2 cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import httpx
+import orjson
+from redis.asyncio import Redis
+
+from bench.dataset import event_time, record
+from bench.kafka_io import GroupProgress
+from bench.projector_run import PROJECTOR_ARGS
+from bench.read_path import ReadSetup
+from bench.servers import serving
+from bench.services import Stack, spawn, stop
+from deploystatus.connections import create_producer
+from deploystatus.settings import Settings
+from deploystatus.topics import end_offsets
+
+TICK_SECONDS = 0.01
+PROBE_EVERY_TICKS = 2
+POLL_MS = 3
+PROBE_TIMEOUT_SECONDS = 10.0
+WARMUP_TIMEOUT_SECONDS = 90.0
+# Lever: the projector's consumer with a short fetch wait (aiokafka's default is 500 ms).
+LEVER_FETCH_WAIT_MS = 20
+LEVER_ARGS = ["-m", "bench.projector_lever", "--fetch-wait-ms", str(LEVER_FETCH_WAIT_MS)]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    target_rate: int
+    achieved_rate: float
+    events: int
+    probes: int
+    timeouts: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    latencies_ms: list[float]
+
+
+async def _visible(
+    client: httpx.AsyncClient, url: str, token: str, expected_time: str, deadline: float
+) -> bool:
+    headers = {"Authorization": f"Bearer {token}"}
+    while time.perf_counter() < deadline:
+        answer = await client.get(url, headers=headers)
+        if (
+            answer.status_code == HTTPStatus.OK
+            and orjson.loads(answer.content)["updated_at"] >= expected_time
+        ):
+            return True
+        await asyncio.sleep(POLL_MS / 1000)
+    return False
+
+
+async def measure(
+    setup: ReadSetup,
+    stack: Stack,
+    rate: int,
+    seconds: int,
+    *,
+    first_round: int = 0,
+    projector_args: list[str] | None = None,
+    label: str = "",
+) -> Freshness:
+    """One run; a later run over the same data set passes ``first_round`` past the rounds
+    the earlier ones published (a repeated event id would be deduplicated, not shown), and
+    a ``label``: its projector then joins a consumer group of its own. In the same group it
+    would be hit by a rebalance once the broker expires the previous run's member (seen:
+    seconds of backlog); in its own group it first re-reads the log, skipping every record
+    the view already holds, and is timed only once its group has caught up."""
+    settings = setup.settings
+    log = stack.log_dir / f"projector-freshness{label}.log"
+    projector_settings = (
+        settings.model_copy(update={"consumer_group": f"{settings.consumer_group}{label}"})
+        if label
+        else settings
+    )
+    projector = spawn(projector_args or PROJECTOR_ARGS, projector_settings, log)
+    try:
+        if label:
+            await _caught_up(projector_settings)
+        with serving("ours", settings, stack.log_dir) as server:
+            return await _publish_and_probe(setup, server.url, rate, seconds, first_round)
+    finally:
+        stop(projector)
+
+
+def rounds_used(setup: ReadSetup, fresh: Freshness) -> int:
+    """Rounds per deployment a run may have published (its events, plus the warm-up)."""
+    return (fresh.events + 1) // len(setup.deployments) + 1
+
+
+async def _caught_up(settings: Settings) -> None:
+    """Wait until the projector's group has committed the whole topic (bounded)."""
+    end = sum((await end_offsets(settings)).values())
+    deadline = time.perf_counter() + WARMUP_TIMEOUT_SECONDS
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        async with GroupProgress(settings, redis) as progress:
+            while await progress.committed() < end:
+                if time.perf_counter() > deadline:
+                    raise RuntimeError("freshness lever: the projector never caught up")
+                await asyncio.sleep(0.25)
+    finally:
+        await redis.aclose()
+
+
+async def _publish_and_probe(
+    setup: ReadSetup, base_url: str, rate: int, seconds: int, first_round: int
+) -> Freshness:
+    settings = setup.settings
+    deployments = setup.deployments
+    start = setup.events // len(deployments) + first_round
+    next_round = dict.fromkeys(range(len(deployments)), start)
+    order = itertools.cycle(range(len(deployments)))
+    producer = create_producer(settings, "bench-freshness")
+    await producer.start()
+    latencies: list[float] = []
+    timeouts = 0
+    async with httpx.AsyncClient(timeout=5) as client:
+
+        async def send(index: int) -> tuple[str, str]:
+            dep = deployments[index]
+            round_no = next_round[index]
+            next_round[index] += 1
+            key, value = record(dep, round_no)
+            await producer.send(settings.events_topic, key=key, value=value)
+            return dep.deployment_id, event_time(round_no, dep)
+
+        async def probe(index: int) -> None:
+            nonlocal timeouts
+            sent = time.perf_counter()
+            dep_id, expected = await send(index)
+            url = f"{base_url}/status/{dep_id}"
+            token = setup.tokens[dep_id]
+            if await _visible(client, url, token, expected, sent + PROBE_TIMEOUT_SECONDS):
+                latencies.append((time.perf_counter() - sent) * 1000)
+            else:
+                timeouts += 1
+
+        # Warm-up: one probe must go through before timing (projector joined, API ready).
+        warm = deployments[0]
+        dep_id, expected = await send(0)
+        if not await _visible(
+            client,
+            f"{base_url}/status/{dep_id}",
+            setup.tokens[warm.deployment_id],
+            expected,
+            time.perf_counter() + WARMUP_TIMEOUT_SECONDS,
+        ):
+            raise RuntimeError("freshness warm-up: the projector never made the probe visible")
+
+        per_tick = max(1, round(rate * TICK_SECONDS))
+        ticks = round(seconds / TICK_SECONDS)
+        probes: list[asyncio.Task[None]] = []
+        probing: set[int] = set()
+        sent_events = 0
+        started = time.perf_counter()
+        for tick in range(ticks):
+            for slot in range(per_tick):
+                index = next(order)
+                if slot == 0 and tick % PROBE_EVERY_TICKS == 0 and index not in probing:
+                    probing.add(index)
+                    task = asyncio.create_task(probe(index))
+                    task.add_done_callback(lambda _, i=index: probing.discard(i))
+                    probes.append(task)
+                else:
+                    await send(index)
+                sent_events += 1
+            # Sleep to the next tick's start, so the rate holds whatever the sends cost.
+            delay = started + (tick + 1) * TICK_SECONDS - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        elapsed = time.perf_counter() - started
+        await producer.flush()
+        await asyncio.wait_for(asyncio.gather(*probes), PROBE_TIMEOUT_SECONDS + 30)
+    await producer.stop()
+    ordered = sorted(latencies) or [float("nan")]
+    return Freshness(
+        target_rate=rate,
+        achieved_rate=sent_events / elapsed,
+        events=sent_events,
+        probes=len(probes),
+        timeouts=timeouts,
+        p50_ms=statistics.median(ordered),
+        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        max_ms=ordered[-1],
+        latencies_ms=latencies,
+    )

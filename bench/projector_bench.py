@@ -1,0 +1,115 @@
+"""Benchmarks 2, 4 and 5 (projector side): a million events over ten thousand deployments
+folded end to end (topic -> Redis, committed) by one projector process, next to a bare
+consumer reading the same topic in the same run; the rebuild; RSS and Redis bytes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import footprint, rebuild
+from bench.config import Sizes
+from bench.dataset import event_log, make_deployments
+from bench.footprint import Footprint
+from bench.kafka_io import consume_all, publish_bulk
+from bench.profiling import Profile, summarise
+from bench.projector_run import ProjectorRun, project_all
+from bench.services import Stack
+
+RAW_CONSUME_DEADLINE_SECONDS = 300
+LEVER_ROUNDS = 20
+LEVER_BATCH_SIZES = (1000, 10_000)
+# Lever: the collector's first threshold (CPython's default: 700), at the default batch size.
+LEVER_GC_GEN0 = 50_000
+LEVER_GC_ARGS = ["-m", "bench.projector_lever", "--gc-gen0", str(LEVER_GC_GEN0)]
+
+
+@dataclass
+class ProjectorResults:
+    events: int
+    deployments: int
+    publish_seconds: float
+    raw_records: int
+    raw_seconds: float
+    run: ProjectorRun
+    rebuild: ProjectorRun | None
+    footprint: Footprint
+    profile: Profile | None
+    # Lever: PROJECTOR_BATCH_SIZE, on a smaller topic; (batch size, steady events/s).
+    batch_levers: list[tuple[int, float]]
+    # Lever: LEVER_GC_GEN0 on the same topic, default batch size; steady events/s.
+    gc_lever: float | None = None
+
+    @property
+    def raw_rate(self) -> float:
+        return self.raw_records / self.raw_seconds
+
+
+async def run(
+    stack: Stack, sizes: Sizes, work_dir: Path, *, with_rebuild: bool = True
+) -> ProjectorResults:
+    settings = stack.settings("proj")
+    deployments = make_deployments(sizes.projector_deployments, seed=13)
+    total = len(deployments) * sizes.projector_rounds
+    started = time.perf_counter()
+    published = await publish_bulk(settings, event_log(deployments, sizes.projector_rounds))
+    publish_seconds = time.perf_counter() - started
+    assert published == total
+    raw_records, raw_seconds = await consume_all(settings, total, RAW_CONSUME_DEADLINE_SECONDS)
+    assert raw_records == total, f"bare consumer read {raw_records} of {total}"
+    profile_raw = work_dir / "profile-projector.txt"
+    projected, _ = await project_all(
+        settings,
+        total,
+        stack.log_dir / "projector-throughput.log",
+        checkpoints=(min(sizes.rss_checkpoint, total), total),
+        timeout_s=900,
+        profile_seconds=sizes.profile_seconds,
+        profile_to=profile_raw,
+    )
+    view = await footprint.measure(settings)
+    batch_levers, gc_lever = await _batch_levers(stack, sizes) if with_rebuild else ([], None)
+    rebuilt = None
+    if with_rebuild:
+        rebuilt = await rebuild.rebuild(settings, total, stack.log_dir / "rebuild.log")
+    return ProjectorResults(
+        events=total,
+        deployments=len(deployments),
+        publish_seconds=publish_seconds,
+        raw_records=raw_records,
+        raw_seconds=raw_seconds,
+        run=projected,
+        rebuild=rebuilt,
+        footprint=view,
+        profile=summarise(profile_raw),
+        batch_levers=batch_levers,
+        gc_lever=gc_lever,
+    )
+
+
+async def _batch_levers(stack: Stack, sizes: Sizes) -> tuple[list[tuple[int, float]], float]:
+    """More records per poll give more events per deployment per batch, so more coalescing
+    into one load + one write. Measured on a topic of ``LEVER_ROUNDS`` events per deployment."""
+    settings = stack.settings("batch")
+    deployments = make_deployments(sizes.projector_deployments, seed=17)
+    total = await publish_bulk(settings, event_log(deployments, LEVER_ROUNDS))
+    measured = []
+    for batch_size in LEVER_BATCH_SIZES:
+        run_settings = stack.settings(
+            f"batch{batch_size}",
+            events_topic=settings.events_topic,
+            dlq_topic=settings.dlq_topic,
+            projector_batch_size=batch_size,
+        )
+        run, _ = await project_all(
+            run_settings, total, stack.log_dir / f"projector-batch{batch_size}.log", timeout_s=600
+        )
+        measured.append((batch_size, run.steady_rate))
+    gc_settings = stack.settings(
+        "batchgc", events_topic=settings.events_topic, dlq_topic=settings.dlq_topic
+    )
+    gc_run, _ = await project_all(
+        gc_settings, total, stack.log_dir / "projector-gc.log", timeout_s=600, args=LEVER_GC_ARGS
+    )
+    return measured, gc_run.steady_rate

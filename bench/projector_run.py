@@ -1,0 +1,117 @@
+"""One projector process, ``python -m deploystatus projector`` as deployed, timed from spawn
+until its consumer group has committed every record of the topic, with its RSS sampled.
+
+Progress is polled every ``POLL_SECONDS``, which is the resolution of the times measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from bench.kafka_io import GroupProgress
+from bench.procs import cpu_seconds, rss_bytes
+from bench.services import spawn, stop, tail
+from deploystatus.settings import Settings
+
+POLL_SECONDS = 0.25
+# After the last commit, how long the projector may take to promote the generation it built
+# (it checks between batches, about every second), so that the view is served afterwards.
+SERVED_TIMEOUT_SECONDS = 60
+PROJECTOR_ARGS = ["-m", "deploystatus", "projector"]
+
+
+@dataclass
+class ProjectorRun:
+    total: int
+    seconds: float  # spawn -> every record committed
+    first_commit_seconds: float  # spawn -> first commit seen (start-up, group join)
+    committed_at_first: int
+    cpu_seconds: float
+    rss_at: dict[int, int] = field(default_factory=dict)  # checkpoint -> RSS bytes
+    rss_max: int = 0
+    profile: Path | None = None
+
+    @property
+    def steady_rate(self) -> float:
+        """Events/s once consuming: from the first commit seen to the last."""
+        span = self.seconds - self.first_commit_seconds
+        return (self.total - self.committed_at_first) / span if span > 0 else 0.0
+
+    @property
+    def overall_rate(self) -> float:
+        return self.total / self.seconds
+
+
+async def project_all(
+    settings: Settings,
+    total: int,
+    log: Path,
+    *,
+    checkpoints: tuple[int, ...] = (),
+    timeout_s: float = 600,
+    args: list[str] | None = None,
+    profile_seconds: int = 0,
+    profile_to: Path | None = None,
+    keep_running: bool = False,
+) -> tuple[ProjectorRun, subprocess.Popen[bytes]]:
+    """Run a projector until ``total`` records are committed (bounded by ``timeout``)."""
+    started = time.perf_counter()
+    process = spawn(args or PROJECTOR_ARGS, settings, log)
+    run = ProjectorRun(total, 0.0, 0.0, 0, 0.0)
+    profiler: subprocess.Popen[bytes] | None = None
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        async with GroupProgress(settings, redis) as progress:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"projector exited {process.returncode}:\n{tail(log)}")
+                elapsed = time.perf_counter() - started
+                if elapsed > timeout_s:
+                    raise RuntimeError(f"projector did not finish {total} in {timeout_s}s")
+                committed = await progress.committed()
+                rss = rss_bytes(process.pid)
+                run.rss_max = max(run.rss_max, rss)
+                if committed and not run.first_commit_seconds:
+                    run.first_commit_seconds, run.committed_at_first = elapsed, committed
+                    if profile_seconds and profile_to is not None:
+                        from bench.profiling import start_py_spy
+
+                        profiler = start_py_spy(process.pid, profile_seconds, profile_to)
+                for checkpoint in checkpoints:
+                    if committed >= checkpoint and checkpoint not in run.rss_at:
+                        run.rss_at[checkpoint] = rss
+                if committed >= total:
+                    run.seconds = elapsed
+                    run.cpu_seconds = cpu_seconds(process.pid)
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+        await _wait_served(redis, settings, process, log)
+        if profiler is not None:
+            profiler.wait(timeout=profile_seconds + 30)
+            run.profile = profile_to
+        if not keep_running:
+            stop(process)
+        return run, process
+    except BaseException:
+        stop(process)
+        raise
+    finally:
+        await redis.aclose()
+
+
+async def _wait_served(
+    redis: Redis, settings: Settings, process: subprocess.Popen[bytes], log: Path
+) -> None:
+    """Wait until a generation of the view is served (not timed: the run is measured)."""
+    key = f"{{{settings.redis_prefix}}}:generation"
+    deadline = time.monotonic() + SERVED_TIMEOUT_SECONDS
+    while await redis.get(key) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"projector never served its generation:\n{tail(log)}")
+        await asyncio.sleep(POLL_SECONDS)

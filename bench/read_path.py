@@ -1,0 +1,170 @@
+"""Benchmark 1, the read path: ``GET /status/{id}`` over the stored deployments, random
+(deployment, owner's token) pair per request, against the bare endpoint, our API and the
+SQL baseline, at saturation and at a fixed moderate rate; then the levers, one at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+
+from api.auth import mint_token
+from bench import sql_load
+from bench.apps import path_prefix
+from bench.config import CORRECTNESS_SAMPLE, MODERATE_FRACTION, Sizes
+from bench.dataset import Deployment, event_log, make_deployments
+from bench.expected import Folded, fold_log
+from bench.kafka_io import publish_bulk
+from bench.procs import pids_named
+from bench.profiling import Profile, start_py_spy, summarise
+from bench.projector_run import project_all
+from bench.servers import LoadRun, ServerOptions, measure, serving
+from bench.services import Stack
+from deploystatus.settings import Settings
+
+FIXED_RATE_CONNECTIONS = 8
+TOKEN_TTL_SECONDS = 4 * 3600
+
+
+@dataclass
+class ReadSetup:
+    settings: Settings
+    deployments: list[Deployment]
+    folded: Folded
+    tokens: dict[str, str]  # deployment id -> its owner's token
+    targets: Path  # "deployment_id token" lines for wrk
+    events: int
+    pg_rows: dict[str, int]
+
+
+@dataclass
+class ReadResults:
+    runs: list[LoadRun] = field(default_factory=list)
+    levers: list[LoadRun] = field(default_factory=list)
+    checked_documents: int = 0
+    fixed_rate: float = 0.0
+    profile: Profile | None = None
+
+
+async def prepare(stack: Stack, sizes: Sizes, work_dir: Path) -> ReadSetup:
+    """The same folded data in PostgreSQL (COPY) and in Redis (through the real projector)."""
+    settings = stack.settings("read")
+    deployments = make_deployments(sizes.read_deployments)
+    records = list(event_log(deployments, sizes.read_rounds))
+    folded = fold_log(records)
+    pg_rows = await sql_load.load(folded)
+    await publish_bulk(settings, records)
+    await project_all(settings, len(records), stack.log_dir / "projector-read.log")
+    tokens = {
+        d.deployment_id: mint_token(settings, d.owner, TOKEN_TTL_SECONDS) for d in deployments
+    }
+    targets = work_dir / "targets.txt"
+    targets.write_text("".join(f"{dep} {token}\n" for dep, token in tokens.items()))
+    return ReadSetup(settings, deployments, folded, tokens, targets, len(records), pg_rows)
+
+
+async def same_documents(setup: ReadSetup, ours_url: str, sql_url: str, sample: int) -> int:
+    """Assert that our API, the SQL baseline and the in-process fold give the same document
+    for a random sample of deployments (parsed JSON compared). Returns how many."""
+    chosen = random.Random(11).sample(  # noqa: S311 - a reproducible sample
+        setup.deployments, min(sample, len(setup.deployments))
+    )
+    async with httpx.AsyncClient(timeout=10) as client:
+        for dep in chosen:
+            headers = {"Authorization": f"Bearer {setup.tokens[dep.deployment_id]}"}
+            ours = await client.get(f"{ours_url}/status/{dep.deployment_id}", headers=headers)
+            sql = await client.get(f"{sql_url}/status/{dep.deployment_id}", headers=headers)
+            expected = setup.folded.document(dep.deployment_id)
+            assert ours.status_code == sql.status_code == 200, (ours.text, sql.text)
+            assert expected is not None
+            assert orjson.loads(ours.content) == orjson.loads(expected), dep.deployment_id
+            assert orjson.loads(sql.content) == orjson.loads(ours.content), (
+                f"{dep.deployment_id}: SQL baseline {sql.text}\n!= ours {ours.text}"
+            )
+    return len(chosen)
+
+
+def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadResults:
+    results = ReadResults()
+    store_pids = {
+        "sql": lambda: pids_named("postgres"),
+        "ours": lambda: [stack.redis.pid],
+        "bare": list,
+    }
+    logs = stack.log_dir
+
+    def load(server, label, mode, seconds, connections, delay_ms=0, app=None):  # type: ignore[no-untyped-def]
+        return measure(
+            server,
+            label,
+            mode,
+            prefix=path_prefix(app or server.app),
+            targets=setup.targets,
+            seconds=seconds,
+            connections=connections,
+            work_dir=work_dir,
+            store_pids=store_pids.get(app or server.app, lambda: [stack.redis.pid]),
+            delay_ms=delay_ms,
+        )
+
+    with serving("ours", setup.settings, logs) as ours, serving("sql", setup.settings, logs) as sql:
+        results.checked_documents = asyncio.run(
+            same_documents(setup, ours.url, sql.url, CORRECTNESS_SAMPLE)
+        )
+
+    with serving("sql", setup.settings, logs) as sql:
+        saturated = load(sql, "SQL baseline", "saturation", sizes.saturation_seconds, 32)
+        results.runs.append(saturated)
+        results.fixed_rate = max(10.0, saturated.wrk.rps * MODERATE_FRACTION)
+        delay_ms = max(1, round(FIXED_RATE_CONNECTIONS * 1000 / results.fixed_rate))
+        results.runs.append(
+            load(sql, "SQL baseline", "fixed rate", sizes.fixed_rate_seconds, 8, delay_ms)
+        )
+
+    for app, label in (("ours", "ours"), ("bare", "bare endpoint")):
+        with serving(app, setup.settings, logs) as server:
+            results.runs.append(
+                load(server, label, "saturation", sizes.saturation_seconds, sizes.connections)
+            )
+            results.runs.append(
+                load(server, label, "fixed rate", sizes.fixed_rate_seconds, 8, delay_ms)
+            )
+            if app == "ours":
+                results.profile = _profile(
+                    server.pid,
+                    sizes,
+                    work_dir,
+                    lambda server=server, label=label: load(
+                        server, label, "profiled", sizes.profile_seconds, sizes.connections
+                    ),
+                )
+
+    variants = [
+        ("ours", ServerOptions(), "ours (uvloop+httptools, as measured above)"),
+        ("ours", ServerOptions(loop="asyncio", http="h11"), "ours on asyncio+h11"),
+        ("ours", ServerOptions(access_log=True), "ours with uvicorn's access log on"),
+        ("no-hiredis", ServerOptions(), "ours without hiredis"),
+        ("no-token-cache", ServerOptions(), "ours without the verified-token cache"),
+        ("reserialised", ServerOptions(), "ours re-serialising via response_model"),
+        ("bare", ServerOptions(loop="asyncio", http="h11"), "bare endpoint on asyncio+h11"),
+    ]
+    for app, options, label in variants:
+        with serving(app, setup.settings, logs, options) as server:
+            results.levers.append(
+                load(server, label, "saturation", sizes.lever_seconds, sizes.connections, 0, app)
+            )
+    return results
+
+
+def _profile(pid: int, sizes: Sizes, work_dir: Path, drive) -> Profile | None:  # type: ignore[no-untyped-def]
+    output = work_dir / "profile-api.txt"
+    profiler = start_py_spy(pid, sizes.profile_seconds, output)
+    if profiler is None:
+        return None
+    drive()
+    profiler.wait(timeout=sizes.profile_seconds + 30)
+    return summarise(output)

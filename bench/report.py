@@ -1,0 +1,418 @@
+"""The results of a run: the table printed on stdout, ``results/latest.md`` and the chart.
+
+Every figure stands next to its baseline from the same run, as a ratio: machines are noisy,
+ratios much less so.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.footprint import Footprint
+from bench.freshness import LEVER_FETCH_WAIT_MS, Freshness
+from bench.profiling import Profile
+from bench.projector_bench import LEVER_GC_GEN0, LEVER_ROUNDS, ProjectorResults
+from bench.read_path import ReadResults, ReadSetup
+from bench.servers import LoadRun
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Target:
+    name: str
+    measured: str
+    baseline: str
+    ratio: float | None
+    goal: str
+    met: bool | None
+
+
+@dataclass
+class RunResults:
+    command: str
+    quick: bool
+    read_setup: ReadSetup | None = None
+    read: ReadResults | None = None
+    projector: ProjectorResults | None = None
+    freshness: Freshness | None = None
+    freshness_lever: Freshness | None = None  # same, projector with a short fetch wait
+    read_footprint: Footprint | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    except OSError:
+        mem = 0
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, {mem} MiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def _find(runs: list[LoadRun], target: str, mode: str) -> LoadRun | None:
+    return next((r for r in runs if r.target == target and r.mode == mode), None)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def targets(results: RunResults) -> list[Target]:
+    found: list[Target] = []
+    read = results.read
+    if read is not None:
+        ours, bare = (
+            _find(read.runs, "ours", "saturation"),
+            _find(read.runs, "bare endpoint", "saturation"),
+        )
+        sql = _find(read.runs, "SQL baseline", "saturation")
+        if ours and bare:
+            r = _ratio(ours.wrk.rps, bare.wrk.rps)
+            found.append(
+                Target(
+                    "read req/s vs bare endpoint (saturation)",
+                    f"{ours.wrk.rps:,.0f} req/s",
+                    f"{bare.wrk.rps:,.0f} req/s",
+                    r,
+                    ">= 0.8x",
+                    r is not None and r >= 0.8,
+                )
+            )
+            r = _ratio(ours.wrk.p99_ms, bare.wrk.p99_ms)
+            found.append(
+                Target(
+                    "read p99 vs bare endpoint (saturation)",
+                    f"{ours.wrk.p99_ms:.2f} ms",
+                    f"{bare.wrk.p99_ms:.2f} ms",
+                    r,
+                    "<= 2x",
+                    r is not None and r <= 2,
+                )
+            )
+        ours_f, bare_f = (
+            _find(read.runs, "ours", "fixed rate"),
+            _find(read.runs, "bare endpoint", "fixed rate"),
+        )
+        if ours_f and bare_f:
+            r = _ratio(ours_f.wrk.p99_ms, bare_f.wrk.p99_ms)
+            found.append(
+                Target(
+                    f"read p99 vs bare endpoint (fixed ~{read.fixed_rate:,.0f} req/s)",
+                    f"{ours_f.wrk.p99_ms:.2f} ms",
+                    f"{bare_f.wrk.p99_ms:.2f} ms",
+                    r,
+                    "<= 2x",
+                    r is not None and r <= 2,
+                )
+            )
+        if ours and sql:
+            r = _ratio(ours.wrk.rps, sql.wrk.rps)
+            found.append(
+                Target(
+                    "read req/s vs SQL baseline (saturation)",
+                    f"{ours.wrk.rps:,.0f} req/s",
+                    f"{sql.wrk.rps:,.0f} req/s",
+                    r,
+                    ">= 10x",
+                    r is not None and r >= 10,
+                )
+            )
+    proj = results.projector
+    if proj is not None:
+        rate = proj.run.steady_rate
+        found.append(
+            Target(
+                "projector events/s, one process (steady)",
+                f"{rate:,.0f} ev/s",
+                f"raw consume {proj.raw_rate:,.0f} ev/s",
+                _ratio(rate, proj.raw_rate),
+                ">= 50,000 ev/s",
+                rate >= 50_000,
+            )
+        )
+        if proj.rebuild is not None:
+            seconds = proj.rebuild.seconds
+            goal = 30 * proj.events / 1_000_000
+            found.append(
+                Target(
+                    f"rebuild of {proj.events:,} events",
+                    f"{seconds:.1f} s",
+                    f"raw consume {proj.raw_seconds:.1f} s",
+                    _ratio(seconds, proj.raw_seconds),
+                    f"<= {goal:g} s",
+                    seconds <= goal,
+                )
+            )
+        rss = proj.run.rss_at
+        if len(rss) >= 2:
+            (first_n, first), (last_n, last) = sorted(rss.items())[0], sorted(rss.items())[-1]
+            r = _ratio(last, first)
+            found.append(
+                Target(
+                    f"projector RSS at {last_n:,} vs {first_n:,} events",
+                    f"{last / MB:.0f} MiB",
+                    f"{first / MB:.0f} MiB",
+                    r,
+                    "0.8x .. 1.2x",
+                    r is not None and 0.8 <= r <= 1.2,
+                )
+            )
+    fresh = results.freshness
+    if fresh is not None:
+        found.append(
+            Target(
+                f"freshness p99 at {fresh.target_rate:,} ev/s",
+                f"{fresh.p99_ms:.1f} ms",
+                f"p50 {fresh.p50_ms:.1f} ms",
+                _ratio(fresh.p99_ms, 50),
+                "<= 50 ms",
+                fresh.p99_ms <= 50 and fresh.timeouts == 0,
+            )
+        )
+    return found
+
+
+def _fmt_ratio(r: float | None) -> str:
+    return "n/a" if r is None or math.isnan(r) else f"{r:.2f}x"
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "MISSED", None: "n/a"}[met]
+
+
+def targets_table(results: RunResults) -> str:
+    rows = ["| target | measured | baseline (same run) | ratio | goal | result |", "|---" * 6 + "|"]
+    for t in targets(results):
+        rows.append(
+            f"| {t.name} | {t.measured} | {t.baseline} | {_fmt_ratio(t.ratio)} | {t.goal} | "
+            f"{_verdict(t.met)} |"
+        )
+    return "\n".join(rows)
+
+
+def read_table(read: ReadResults) -> str:
+    base = {r.mode: r for r in read.runs if r.target == "bare endpoint"}
+    rows = [
+        "| target | load | req/s | x bare | p50 ms | p99 ms | p99.9 ms | server CPU ms/req | "
+        "store CPU ms/req | server RSS MiB |",
+        "|---" * 10 + "|",
+    ]
+    for r in read.runs:
+        ref = base.get(r.mode)
+        rows.append(
+            f"| {r.target} | {r.mode} | {r.wrk.rps:,.0f} | "
+            f"{_fmt_ratio(_ratio(r.wrk.rps, ref.wrk.rps) if ref else None)} | "
+            f"{r.wrk.p50_ms:.2f} | {r.wrk.p99_ms:.2f} | {r.wrk.p999_ms:.2f} | "
+            f"{r.server_cpu_ms:.3f} | {r.store_cpu_ms:.3f} | {r.rss_max / MB:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def levers_table(read: ReadResults) -> str:
+    base = read.levers[0] if read.levers else None
+    rows = [
+        "| variant (saturation) | req/s | x ours | p99 ms | server CPU ms/req |",
+        "|---" * 5 + "|",
+    ]
+    for r in read.levers:
+        ratio = _ratio(r.wrk.rps, base.wrk.rps) if base else None
+        rows.append(
+            f"| {r.target} | {r.wrk.rps:,.0f} | {_fmt_ratio(ratio)} | {r.wrk.p99_ms:.2f} | "
+            f"{r.server_cpu_ms:.3f} |"
+        )
+    return "\n".join(rows)
+
+
+def profile_text(title: str, profile: Profile | None) -> str:
+    if profile is None:
+        return f"**{title}**: no profile (py-spy missing or no samples).\n"
+    lines = [f"**{title}** ({profile.samples} samples; share of samples, inclusive):", ""]
+    lines += [f"- {h.share:5.1%} `{h.frame}`" for h in profile.inclusive]
+    lines += ["", "Self time:", ""]
+    lines += [f"- {h.share:5.1%} `{h.frame}`" for h in profile.self_time]
+    return "\n".join(lines) + "\n"
+
+
+def markdown(results: RunResults, findings: str) -> str:
+    out = [
+        "# deploystatus benchmark results",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+        f"- machine: {machine()}",
+        f"- command: `{results.command}`" + (" (quick sizes)" if results.quick else ""),
+        "- services: embedded Tansu broker (in memory), redis-server, local PostgreSQL 15; "
+        "all on 127.0.0.1",
+        "- load generator: wrk 4.1 (one thread, Lua picks a random deployment/token per request)",
+        "",
+        "## Targets",
+        "",
+        targets_table(results),
+        "",
+    ]
+    read, setup = results.read, results.read_setup
+    if read is not None and setup is not None:
+        out += [
+            "## 1. Read path",
+            "",
+            f"{len(setup.deployments):,} deployments ({setup.events:,} events folded), each with "
+            f"its own owner and token; PostgreSQL rows: {setup.pg_rows}. "
+            f"{read.checked_documents} documents compared (our API == SQL baseline == fold). "
+            f"Fixed rate: {read.fixed_rate:,.0f} req/s target "
+            f"({8} connections with a per-request delay; wrk 4 has no open-loop mode).",
+            "",
+            read_table(read),
+            "",
+            "### Levers (each one change against ours, same run)",
+            "",
+            levers_table(read),
+            "",
+            profile_text("Profile of our API at saturation", read.profile),
+        ]
+    proj = results.projector
+    if proj is not None:
+        run = proj.run
+        out += [
+            "## 2. Projector throughput, 4. rebuild",
+            "",
+            f"{proj.events:,} events over {proj.deployments:,} deployments, 12 partitions "
+            f"(published in {proj.publish_seconds:.1f} s).",
+            "",
+            "| measurement | events | seconds | events/s |",
+            "|---|---|---|---|",
+            f"| bare aiokafka consumer (no decoding) | {proj.raw_records:,} | "
+            f"{proj.raw_seconds:.2f} | {proj.raw_rate:,.0f} |",
+            f"| projector, spawn to last commit | {proj.events:,} | {run.seconds:.1f} | "
+            f"{run.overall_rate:,.0f} |",
+            f"| projector, first to last commit (steady) | "
+            f"{proj.events - run.committed_at_first:,} | "
+            f"{run.seconds - run.first_commit_seconds:.1f} | {run.steady_rate:,.0f} |",
+        ]
+        if proj.rebuild is not None:
+            out.append(
+                "| rebuild (`deploystatus rebuild`), spawn to generation switch | "
+                f"{proj.events:,} | {proj.rebuild.seconds:.1f} | {proj.rebuild.overall_rate:,.0f} |"
+            )
+        for batch_size, rate in proj.batch_levers:
+            base = proj.batch_levers[0][1]
+            out.append(
+                f"| lever: PROJECTOR_BATCH_SIZE={batch_size} (steady, "
+                f"{proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f} "
+                f"({_fmt_ratio(_ratio(rate, base))} of batch {proj.batch_levers[0][0]}) |"
+            )
+        if proj.gc_lever is not None:
+            out.append(
+                f"| lever: gc threshold gen0={LEVER_GC_GEN0:,} (`bench/projector_lever.py`), "
+                f"default batch size (steady, {proj.deployments * LEVER_ROUNDS:,}-event topic) "
+                f"| | | {proj.gc_lever:,.0f} |"
+            )
+        out += [
+            "",
+            f"Projector CPU: {run.cpu_seconds:.1f} s for {proj.events:,} events "
+            f"({run.cpu_seconds * 1e6 / proj.events:.0f} us/event). Start-up (spawn to first "
+            f"commit): {run.first_commit_seconds:.1f} s.",
+            "",
+            profile_text("Profile of the projector (first seconds of the run)", proj.profile),
+        ]
+    fresh = results.freshness
+    if fresh is not None:
+        out += [
+            "## 3. Freshness",
+            "",
+            f"{fresh.events:,} events at {fresh.achieved_rate:,.0f}/s (target "
+            f"{fresh.target_rate:,}/s), {fresh.probes} probes, {fresh.timeouts} timed out: "
+            f"p50 {fresh.p50_ms:.1f} ms, p99 {fresh.p99_ms:.1f} ms, max {fresh.max_ms:.1f} ms "
+            "(publish -> visible through GET /status).",
+            "",
+        ]
+        lever = results.freshness_lever
+        if lever is not None:
+            out += [
+                f"Lever, same run: the projector's consumer with `fetch_max_wait_ms="
+                f"{LEVER_FETCH_WAIT_MS}` (aiokafka's default: 500; `bench/projector_lever.py`): "
+                f"{lever.events:,} events at {lever.achieved_rate:,.0f}/s, {lever.probes} probes, "
+                f"{lever.timeouts} timed out: p50 {lever.p50_ms:.1f} ms, "
+                f"p99 {lever.p99_ms:.1f} ms, max {lever.max_ms:.1f} ms.",
+                "",
+            ]
+    out += ["## 5. Footprint", ""]
+    for label, fp in (
+        ("read view", results.read_footprint),
+        ("projector view", proj.footprint if proj else None),
+    ):
+        if fp is not None:
+            out.append(
+                f"- Redis, {label}: {fp.bytes_per_deployment:,.0f} bytes per deployment hash "
+                f"(document {fp.document_bytes:,.0f} B, fold state {fp.state_bytes:,.0f} B; "
+                f"{fp.keys_sampled} keys sampled with MEMORY USAGE)"
+            )
+    if proj is not None:
+        for n, rss in sorted(proj.run.rss_at.items()):
+            out.append(f"- projector RSS after {n:,} events: {rss / MB:.0f} MiB")
+        out.append(f"- projector RSS max: {proj.run.rss_max / MB:.0f} MiB")
+    if read is not None:
+        ours = _find(read.runs, "ours", "saturation")
+        if ours:
+            out.append(f"- API RSS under saturation load: {ours.rss_max / MB:.0f} MiB")
+    out += ["", findings, ""]
+    if results.notes:
+        out += ["## Notes", "", *[f"- {n}" for n in results.notes], ""]
+    return "\n".join(out)
+
+
+def chart(results: RunResults, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels: list[tuple[str, list[tuple[str, list[float]]]]] = []
+    if results.read is not None:
+        for mode in ("saturation", "fixed rate"):
+            bars = [
+                (r.target, [r.wrk.p50_ms, r.wrk.p99_ms, r.wrk.p999_ms])
+                for r in results.read.runs
+                if r.mode == mode
+            ]
+            panels.append((f"GET /status, {mode}", bars))
+    if results.freshness is not None:
+        f = results.freshness
+        panels.append(
+            (f"freshness at {f.target_rate} ev/s", [("publish->visible", [f.p50_ms, f.p99_ms])])
+        )
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    labels = ["p50", "p99", "p99.9"]
+    for ax, (title, bars) in zip(axes[0], panels, strict=True):
+        width = 0.8 / max(1, len(bars))
+        for i, (name, values) in enumerate(bars):
+            xs = [j + i * width for j in range(len(values))]
+            ax.bar(xs, values, width, label=name)
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(3)], labels)
+        ax.set_yscale("log")
+        ax.set_ylabel("latency, ms (log)")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def stdout_table(results: RunResults) -> str:
+    parts = [targets_table(results)]
+    if results.read is not None:
+        parts += [read_table(results.read), levers_table(results.read)]
+    return "\n\n".join(parts)

@@ -1,0 +1,127 @@
+"""API servers under test: one uvicorn subprocess per target, same server settings for all,
+and one measured wrk run against it with the CPU and memory it cost."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.procs import cpu_seconds, cpu_seconds_of, rss_bytes
+from bench.services import PG_DSN, spawn, stop, wait_http
+from bench.wrk import WrkResult, run_wrk
+from deploystatus.devstack import free_port
+from deploystatus.settings import Settings
+
+WARMUP_SECONDS = 1
+RSS_SAMPLE_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    loop: str = "uvloop"
+    http: str = "httptools"
+    access_log: bool = False
+
+    @property
+    def label(self) -> str:
+        log = ", access log" if self.access_log else ""
+        return f"{self.loop}+{self.http}{log}"
+
+
+@dataclass
+class Server:
+    app: str
+    pid: int
+    url: str
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    target: str
+    mode: str  # "saturation" or "fixed rate"
+    wrk: WrkResult
+    server_cpu_ms: float  # CPU of the server process per request
+    store_cpu_ms: float  # CPU of Redis / PostgreSQL per request
+    rss_max: int
+
+
+@contextlib.contextmanager
+def serving(
+    app: str, settings: Settings, log_dir: Path, options: ServerOptions | None = None
+) -> Iterator[Server]:
+    options = options or ServerOptions()
+    port = free_port()
+    args = ["-m", "bench.serve", app, "--port", str(port), "--loop", options.loop]
+    args += ["--http", options.http]
+    if options.access_log:
+        args.append("--access-log")
+    log = log_dir / f"server-{app}-{port}.log"
+    process = spawn(args, settings, log, BENCH_PG_DSN=PG_DSN)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", process, log)
+        yield Server(app, process.pid, f"http://127.0.0.1:{port}")
+    finally:
+        stop(process)
+
+
+def measure(
+    server: Server,
+    label: str,
+    mode: str,
+    *,
+    prefix: str,
+    targets: Path,
+    seconds: int,
+    connections: int,
+    work_dir: Path,
+    store_pids: Callable[[], list[int]],
+    delay_ms: int = 0,
+) -> LoadRun:
+    """Warm up, then one bounded wrk run; CPU is read from /proc before and after."""
+    run_wrk(
+        server.url,
+        prefix,
+        targets,
+        seconds=WARMUP_SECONDS,
+        connections=connections,
+        work_dir=work_dir,
+        delay_ms=delay_ms,
+    )
+    pids = store_pids()
+    server_before, store_before = cpu_seconds(server.pid), cpu_seconds_of(pids)
+    peak = [rss_bytes(server.pid)]
+    finished = threading.Event()
+
+    def sample_rss() -> None:
+        while not finished.wait(RSS_SAMPLE_SECONDS):
+            peak[0] = max(peak[0], rss_bytes(server.pid))
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    sampler.start()
+    try:
+        result = run_wrk(
+            server.url,
+            prefix,
+            targets,
+            seconds=seconds,
+            connections=connections,
+            work_dir=work_dir,
+            delay_ms=delay_ms,
+        )
+    finally:
+        finished.set()
+        sampler.join()
+    if result.errors:
+        raise RuntimeError(f"{label}: {result.errors} failed requests; see the server log")
+    requests = max(result.requests, 1)
+    return LoadRun(
+        target=label,
+        mode=mode,
+        wrk=result,
+        server_cpu_ms=(cpu_seconds(server.pid) - server_before) * 1000 / requests,
+        store_cpu_ms=(cpu_seconds_of(pids) - store_before) * 1000 / requests,
+        rss_max=max(peak[0], rss_bytes(server.pid)),
+    )

@@ -1,0 +1,122 @@
+"""The services a run needs: the embedded broker and Redis, PostgreSQL, and subprocesses
+(API servers, projectors) started with settings passed through the environment."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+
+from deploystatus.devstack import EmbeddedBroker, EmbeddedRedis, start_broker, start_redis
+from deploystatus.settings import Settings
+
+# The source tree the bench runs against; subprocesses import the same code from here.
+ROOT = Path(__file__).parent.parent
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DATABASE = "deploystatus_bench"
+PG_DSN = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
+# A fixed bench secret: tokens are minted and checked inside this run only.
+BENCH_JWT_SECRET = "bench-secret-" + "0123456789abcdef" * 2
+
+
+@dataclass
+class Stack:
+    broker: EmbeddedBroker
+    redis: EmbeddedRedis
+    log_dir: Path
+
+    def settings(self, name: str, **overrides: object) -> Settings:
+        """Settings of one experiment: its own topic, consumer group and key prefix."""
+        values: dict[str, object] = {
+            "kafka_bootstrap_servers": self.broker.bootstrap_servers,
+            "redis_url": self.redis.url,
+            "events_topic": f"bench-{name}",
+            "consumer_group": f"bench-{name}",
+            "redis_prefix": f"b{name}",
+            "kafka_idempotence": False,  # the embedded broker refuses InitProducerId
+            "jwt_secret": BENCH_JWT_SECRET,
+            "log_level": "WARNING",
+            # The request budgets are on by default; a load test from one IP with a few
+            # thousand users would measure 429s. 32 wrk connections stay far below the
+            # default concurrency bound (API_MAX_CONCURRENCY=512), which stays on.
+            "api_rate_limit_per_user": 0,
+            "api_rate_limit_per_ip": 0,
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def running_stack() -> Iterator[Stack]:
+    log_dir = Path(tempfile.mkdtemp(prefix="deploystatus-bench-"))
+    broker = start_broker(log_dir=log_dir)
+    try:
+        redis = start_redis(log_dir=log_dir)
+        try:
+            yield Stack(broker, redis, log_dir)
+        finally:
+            redis.stop()
+    finally:
+        broker.stop()
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that makes a subprocess build ``Settings()`` equal to ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS_", "JWT_"))}
+    return env | settings.as_environment() | {"PYTHONPATH": str(ROOT)} | extra
+
+
+def spawn(
+    args: list[str], settings: Settings, log: Path, **extra_env: str
+) -> subprocess.Popen[bytes]:
+    """``python ARGS`` in the source tree with ``settings`` in its environment."""
+    with log.open("ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter with fixed arguments
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=settings_env(settings, **extra_env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """SIGTERM, wait (a projector finishes its batch and commits), SIGKILL if it hangs."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    """Wait until ``url`` answers 200; fail with the log's tail if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 - loopback URL
+                if answer.status == HTTPStatus.OK:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout}s:\n{tail(log)}")
+
+
+def tail(log: Path, chars: int = 3000) -> str:
+    try:
+        return log.read_text(errors="replace")[-chars:]
+    except OSError:
+        return "(no log)"

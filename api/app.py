@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,17 +10,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import logfilter, responses
+from api import logfilter, responses, watch
 from api.auth import TokenVerifier
 from api.exceptions import NotAuthenticated, RateLimited, StoreUnavailable, ViewNotReady
 from api.generation import GenerationCache
 from api.limits import RequestLimits
 from api.metrics import RequestMetrics, metrics_endpoint
+from api.notifications import ChangeFeed
 from api.ratelimit import RateLimiter
 from api.reader import StatusReader
 from api.redis_client import create_redis
 from api.routes import router
 from api.signing_keys import JwksKeys
+from api.watch import StreamSlots
 from deploystatus.keys import Keys
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
@@ -49,9 +52,19 @@ def create_app(settings: Settings) -> FastAPI:
             await verifier.keys.refresh()
         app.state.reader = StatusReader(redis, keys, generation, limiter)
         app.state.verifier = verifier
+        feed = ChangeFeed(settings)
+        await feed.start()
+        generation.on_change = feed.wake_everyone
+        app.state.feed = feed
+        app.state.stream_slots = StreamSlots(
+            settings.watch_max_streams_per_user, settings.watch_max_streams
+        )
+        app.state.watch_heartbeat_seconds = settings.watch_heartbeat_seconds
+        app.state.watch_reads = asyncio.Semaphore(watch.WATCH_READS)
         try:
             yield
         finally:
+            await feed.stop()
             await generation.stop()
             await redis.aclose()
 
@@ -61,6 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    # Before the status routes: /status/watch must not be taken for a deployment id.
+    app.include_router(watch.router)
     app.include_router(router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(

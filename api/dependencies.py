@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, TokenVerifier
 from api.exceptions import NotAuthenticated, StoreUnavailable
+from api.notifications import ChangeFeed
 from api.reader import StatusReader
 
 # auto_error=False: a missing header must give our 401, not FastAPI's default answer.
@@ -65,5 +66,11 @@ async def bearer_credentials(request: Request) -> HTTPAuthorizationCredentials |
     return await _bearer(request)
 
 
+async def get_feed(request: Request) -> ChangeFeed:
+    feed: ChangeFeed = request.app.state.feed
+    return feed
+
+
 Reader = Annotated[StatusReader, Depends(get_reader)]
+Feed = Annotated[ChangeFeed, Depends(get_feed)]
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
@@ -28,6 +29,8 @@ class GenerationCache:
         self._refresh_seconds = refresh_seconds
         self._task: asyncio.Task[None] | None = None
         self.current: str | None = None
+        # Called after a switch (e.g. so that watchers re-read from the new generation).
+        self.on_change: Callable[[], None] | None = None
 
     async def refresh(self) -> None:
         """Read the pointer now (Redis errors propagate; the last known value stays)."""
@@ -36,6 +39,8 @@ class GenerationCache:
         if generation != self.current:
             log.info("serving generation %s (was %s)", generation, self.current)
             self.current = generation
+            if self.on_change is not None:
+                self.on_change()
 
     async def start(self) -> None:
         await self._refresh_quietly()

@@ -13,6 +13,7 @@ AUTHORIZATION = b"authorization"
 BEARER_PREFIX_BYTES = len("Bearer ")
 # Liveness must answer even when the process is saturated, or an orchestrator kills it.
 UNBOUNDED_PATHS = frozenset({"/healthz"})
+WATCH_SUFFIX = "/watch"
 
 
 class RequestLimits:
@@ -50,7 +51,12 @@ class RequestLimits:
         if self._max_headers and others > self._max_headers:
             await responses.headers_too_large(self._max_headers)(scope, receive, send)
             return
-        if not self._max_concurrency or scope["path"] in UNBOUNDED_PATHS:
+        if (
+            not self._max_concurrency
+            or scope["path"] in UNBOUNDED_PATHS
+            # Watch streams stay open for minutes; they have caps of their own.
+            or scope["path"].endswith(WATCH_SUFFIX)
+        ):
             await self._app(scope, receive, send)
             return
         if self._in_progress >= self._max_concurrency:

@@ -23,13 +23,14 @@ from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
 
 # KEYS[1] the deployment's hash; ARGV: the caller's user id, '1' if it may read any
-# deployment. Returns {etag, document} when served to this caller, else nil. Lua strings
+# deployment. Returns {etag, document, position} when served to this caller, else nil. Lua strings
 # are interned, so the owner comparison is a pointer comparison, whatever the contents.
 READ = LuaScript(
     f"""
-local v = redis.call('HMGET', KEYS[1], '{fields.OWNER}', '{fields.ETAG}', '{fields.DOCUMENT}')
+local v = redis.call('HMGET', KEYS[1], '{fields.OWNER}', '{fields.ETAG}', '{fields.DOCUMENT}',
+                    '{fields.POSITION}')
 if v[1] and v[2] and v[3] and (v[1] == ARGV[1] or ARGV[2] == '1') then
-  return {{v[2], v[3]}}
+  return {{v[2], v[3], v[4]}}
 end
 return false
 """
@@ -41,6 +42,7 @@ SCRIPTS = (READ, COUNT)
 class StoredStatus:
     document: bytes  # the JSON bytes, exactly as the projector rendered them
     etag: str
+    position: int  # log offset of the last event applied: the document's version
 
 
 class StatusReader:
@@ -53,20 +55,24 @@ class StatusReader:
         self._limiter = limiter
 
     async def read(
-        self, deployment_id: str, principal: Principal, client_ip: str
+        self, deployment_id: str, principal: Principal, client_ip: str, metered: bool = True
     ) -> StoredStatus | None:
         """The status of ``deployment_id`` if ``principal`` may read it and it is served;
         ``None`` alike for unknown, foreign, deleted and not-yet-created deployments. Counts
-        the request against the caller's budgets in the same round trip (RateLimited)."""
+        the request against the caller's budgets in the same round trip (RateLimited), unless
+        not ``metered`` (re-reads of an open watch stream, counted when it opened)."""
         key = self._keys.deployment(await self._served_generation(), deployment_id)
-        if not self._limiter.enabled:
+        if not self._limiter.enabled or not metered:
             reply = await self._read_only(key, principal)
-            return StoredStatus(document=reply[1], etag=reply[0].decode()) if reply else None
+            if not reply:
+                return None
+            return StoredStatus(document=reply[1], etag=reply[0].decode(), position=int(reply[2]))
         counters = 0
 
         def queue(pipe: Pipeline) -> None:
             nonlocal counters
-            counters = self._limiter.queue(pipe, principal.user_id, client_ip)
+            if metered:
+                counters = self._limiter.queue(pipe, principal.user_id, client_ip)
             pipe.evalsha(READ.sha, 1, key, principal.user_id, "1" if principal.read_any else "0")
 
         replies = await run_pipeline(self._redis, SCRIPTS, queue)
@@ -74,8 +80,17 @@ class StatusReader:
         found: list[bytes] | None = replies[counters]
         if not found:
             return None
-        etag, document = found
-        return StoredStatus(document=document, etag=etag.decode())
+        etag, document, position = found
+        return StoredStatus(document=document, etag=etag.decode(), position=int(position))
+
+    async def owned(self, user_id: str) -> list[str]:
+        """The served deployments ``user_id`` owns (the projector's per-owner index)."""
+        key = self._keys.owned(await self._served_generation(), user_id)
+        try:
+            members = await self._redis.smembers(key)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not answer: {exc!r}") from exc
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     async def _read_only(self, key: str, principal: Principal) -> list[bytes] | None:
         """The READ script alone, without a pipeline: with no budget to count, a pipeline

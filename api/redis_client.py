@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from api.watch import WATCH_READS
 from deploystatus import connections
 from deploystatus.connections import RedisClient
 from deploystatus.settings import Settings
@@ -28,7 +29,7 @@ def create_redis(settings: Settings) -> RedisClient:
     if settings.api_max_concurrency:
         # A connection per request in progress at most; past that, "Too many connections",
         # which is a 503 like any Redis failure.
-        options["max_connections"] = settings.api_max_concurrency + SPARE_CONNECTIONS
+        options["max_connections"] = settings.api_max_concurrency + SPARE_CONNECTIONS + WATCH_READS
     return Redis.from_url(
         settings.redis_url,
         socket_timeout=timeout,

@@ -6,11 +6,17 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from api.dependencies import CallerDep, Reader, authenticate, bearer_credentials
+from api.consistency import (
+    BadConsistencyParameter,
+    parse_min_offset,
+    parse_wait,
+    read_at_least,
+)
+from api.dependencies import CallerDep, Feed, Reader, authenticate, bearer_credentials
 from api.reader import StatusReader
 from api.schemas import ErrorDetail, StatusDocument
 
@@ -38,7 +44,10 @@ async def _handle_status(request: Request) -> Response:
         request.path_params["deployment_id"],
         caller,
         reader,
+        request.app.state.feed,
         request.headers.get("if-none-match"),
+        request.query_params.get("min_offset"),
+        request.query_params.get("wait"),
     )
 
 
@@ -46,18 +55,53 @@ async def get_status(
     deployment_id: str,
     caller: CallerDep,
     reader: Reader,
+    feed: Feed,
     if_none_match: Annotated[str | None, Header()] = None,
+    min_offset: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]+$",
+            description="Answer only once the event written at this offset (in the "
+            "deployment's partition) is applied; 504 if it is not within `wait`",
+        ),
+    ] = None,
+    wait: Annotated[
+        str | None, Query(description="How long to wait for `min_offset`: 2s, 500ms (≤ 30s)")
+    ] = None,
 ) -> Response:
-    canonical_id = _canonical_uuid(deployment_id)
+    canonical_id = canonical_uuid(deployment_id)
     if canonical_id is None:
         await reader.admit(caller.principal.user_id, caller.ip)
         return JSONResponse({"detail": "Invalid deployment ID format"}, status_code=404)
-    stored = await reader.read(canonical_id, caller.principal, caller.ip)
+    if min_offset is None:
+        stored = await reader.read(canonical_id, caller.principal, caller.ip)
+    else:
+        try:
+            wanted, seconds = parse_min_offset(min_offset), parse_wait(wait)
+        except BadConsistencyParameter as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        stored = await read_at_least(
+            reader, feed, canonical_id, caller.principal, caller.ip, wanted, seconds
+        )
+        if stored is None or stored.position < wanted:
+            applied = "none" if stored is None else str(stored.position)
+            return JSONResponse(
+                {
+                    "detail": f"Deployment {deployment_id}: requested offset {wanted}, "
+                    f"applied offset {applied}; retry later"
+                },
+                status_code=504,
+                headers={"Retry-After": "1"},
+            )
     if stored is None:
         return JSONResponse(
             {"detail": f"Deployment {deployment_id} not found or access denied"}, status_code=404
         )
-    headers = {"ETag": f'"{stored.etag}"', **_CACHE_HEADERS}
+    headers = {
+        "ETag": f'"{stored.etag}"',
+        "X-Applied-Offset": str(stored.position),
+        **_CACHE_HEADERS,
+    }
     if if_none_match is not None and _etag_matches(if_none_match, stored.etag):
         return Response(status_code=304, headers=headers)
     return Response(stored.document, media_type="application/json", headers=headers)
@@ -76,7 +120,12 @@ router.add_api_route(
         404: {"model": ErrorDetail, "description": "Not a uuid, or no such deployment of yours"},
         414: {"model": ErrorDetail, "description": "Request URI too long"},
         429: {"model": ErrorDetail, "description": "Over the user's or IP's request budget"},
+        400: {"model": ErrorDetail, "description": "Malformed `min_offset` or `wait`"},
         431: {"model": ErrorDetail, "description": "Request headers too large"},
+        504: {
+            "model": ErrorDetail,
+            "description": "`min_offset` not applied within `wait` (names both offsets)",
+        },
         503: {
             "model": ErrorDetail,
             "description": "The status store is unreachable, the view is being built, or the "
@@ -104,7 +153,7 @@ async def readyz(reader: Reader) -> Response:
     )
 
 
-def _canonical_uuid(value: str) -> str | None:
+def canonical_uuid(value: str) -> str | None:
     # Only the hyphenated form: uuid.UUID also takes braces and "urn:uuid:" prefixes.
     if len(value) != UUID_LENGTH:
         return None

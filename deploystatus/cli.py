@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -112,8 +113,16 @@ def _parser() -> argparse.ArgumentParser:
 def _projector(settings: Settings, args: argparse.Namespace) -> int:
     from projector.service import run_projector
 
+    _tune_gc_for_folding()
     asyncio.run(run_projector(settings))
     return 0
+
+
+def _tune_gc_for_folding() -> None:
+    """A batch allocates many short-lived objects and keeps few: with the default first
+    threshold (700) the collector runs hundreds of times per batch. Measured in bench/:
+    +50% events/s at 50,000. Memory stays bounded by the batch and the state cache."""
+    gc.set_threshold(50_000, 10, 10)
 
 
 def _api(settings: Settings, args: argparse.Namespace) -> int:
@@ -134,6 +143,9 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
         loop="uvloop",
         http="httptools",
         log_config=None,  # keep ours (JSON or text), set up by each process
+        # Watch streams never end by themselves: on shutdown they are cut after this long,
+        # and their clients reconnect (to another process) with Last-Event-ID.
+        timeout_graceful_shutdown=5,
     )
     return 0
 
@@ -177,6 +189,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stopping.set)
         return await run_rebuild(settings, resume=args.resume, stopping=stopping)
 
+    _tune_gc_for_folding()
     served = asyncio.run(rebuild())
     print(f"generation {served} is served")
     return 0

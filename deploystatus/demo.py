@@ -94,6 +94,7 @@ async def _run(settings: Settings) -> None:
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",
+            timeout_graceful_shutdown=2,
         )
     )
     await ensure_topics(settings)
@@ -164,6 +165,9 @@ Try:
   curl -s -H "Authorization: Bearer $TOKEN" {base}/status/{mine[0].deployment_id}
 Someone else's deployment answers 404:
   curl -s -H "Authorization: Bearer $TOKEN" {base}/status/{other.deployment_id}
+Watch the changes live (Server-Sent Events, or the terminal client):
+  curl -sN -H "Authorization: Bearer $TOKEN" {base}/status/watch
+  .venv/bin/deploystatus watch {mine[0].deployment_id} --url {base} --token $TOKEN
 
 Press Ctrl-C to stop.
 """,

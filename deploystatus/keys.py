@@ -10,6 +10,8 @@ rebuild fills a new generation while the old one is read, and the switch is one 
 - ``{<prefix>}:generations``     set of every generation that may still have keys
 - ``<prefix>:<gen>:applied``     hash partition -> next offset applied into that generation
 - ``<prefix>:<gen>:dep:{<id>}``  one deployment's hash (fields below)
+- ``<prefix>:<gen>:owner:{<user>}``  set of the served deployments a user owns
+- ``<prefix>:changes``           pub/sub channel: "<id> <owner> <position>" per changed document
 
 Control keys share the ``{<prefix>}`` hash tag, so a script may touch several of them on a
 Redis Cluster; a deployment's keys hash on its id.
@@ -33,6 +35,7 @@ class Keys:
         self.building = f"{tag}:building"
         self.rebuild_lease = f"{tag}:rebuild-lease"
         self.generations = f"{tag}:generations"
+        self.changes = f"{prefix}:changes"  # pub/sub channel, see the module docstring
 
     def deployment(self, generation: str, deployment_id: str) -> str:
         """Key of one deployment's hash; ``deployment_id`` must be a canonical uuid string."""
@@ -45,6 +48,10 @@ class Keys:
     def generation_pattern(self, generation: str) -> str:
         """SCAN pattern matching every key of a generation."""
         return f"{self.prefix}:{generation}:*"
+
+    def owned(self, generation: str, user_id: str) -> str:
+        """Set of the deployment ids a user owns and that are served."""
+        return f"{self.prefix}:{generation}:owner:{{{user_id}}}"
 
     def applied(self, generation: str) -> str:
         return f"{self.prefix}:{generation}:applied"

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # the session timeout (brokers refuse values below their group.min.session.timeout.ms).
     kafka_session_timeout_ms: int = Field(default=10000, ge=1000)
     kafka_heartbeat_interval_ms: int = Field(default=3000, ge=100)
+    # How long a fetch may wait for new records. Kafka answers as soon as records arrive;
+    # some brokers (the embedded dev one) wait the whole time, which then adds to freshness.
+    kafka_fetch_max_wait_ms: int = Field(default=100, ge=1)
 
     # Projector
     # Records per poll: per-batch costs (progress write, offset commit, round trips) are
@@ -95,6 +98,20 @@ class Settings(BaseSettings):
     # json: one JSON object per line, for log pipelines; text: for humans; auto: text on a
     # terminal, json elsewhere.
     log_format: Literal["auto", "json", "text"] = "auto"
+
+    def as_environment(self) -> dict[str, str]:
+        """Environment variables from which ``Settings()`` rebuilds these settings (to start
+        a `deploystatus` subprocess with them); they hold the secret in clear."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, list):
+                value = ",".join(value)
+            env[name.upper()] = str(value)
+        return env
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

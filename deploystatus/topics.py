@@ -15,24 +15,30 @@ log = logging.getLogger(__name__)
 
 # The events topic is the source of truth: the view can be rebuilt only from what it keeps.
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+# The changelog keeps the latest document per deployment; tombstones go after a day.
+LATEST_PER_KEY = {"cleanup.policy": "compact", "delete.retention.ms": "86400000"}
 
 
 async def ensure_topics(settings: Settings) -> None:
-    """Create the events and dead-letter topics unless they exist (concurrent callers are fine)."""
+    """Create the events, dead-letter and status changelog topics unless they exist
+    (concurrent callers are fine)."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers, client_id="deploystatus-admin"
     )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        configs = {settings.events_topic: KEEP_FOREVER, settings.dlq_topic: KEEP_FOREVER}
+        if settings.status_topic:
+            configs[settings.status_topic] = LATEST_PER_KEY
         wanted = [
             NewTopic(
                 name,
                 num_partitions=settings.events_partitions,
                 replication_factor=settings.events_replication_factor,
-                topic_configs=KEEP_FOREVER,
+                topic_configs=topic_configs,
             )
-            for name in (settings.events_topic, settings.dlq_topic)
+            for name, topic_configs in configs.items()
             if name not in existing
         ]
         if not wanted:

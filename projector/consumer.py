@@ -28,9 +28,12 @@ from events.models import Event
 from projector import metrics
 from projector.dead_letters import DeadLetters
 from projector.exceptions import ConflictNotResolved
+from projector.fanout import Fanout
 from projector.fold import fold_records
 from projector.generations import Generations
 from projector.retry import retry
+from projector.state import DeploymentState
+from projector.state_cache import StateCache
 from projector.store import RedisStatusStore, Write
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,10 @@ OnAssigned = Callable[[set[TopicPartition]], Awaitable[None]]
 # a couple means two processes own the same partition for a while (a rebalance), which
 # settles by itself; the batch is then retried as a whole.
 CONFLICT_ROUNDS = 5
+# States kept in memory between batches (see ``projector.state_cache``): with one per
+# deployment of the assigned partitions, a batch reads nothing back from Redis. A state is a
+# few kB of Python objects, so this bounds the cache to tens of MB.
+STATE_CACHE_SIZE = 10_000
 
 
 @dataclass
@@ -56,13 +63,17 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
     """Makes a rebalance wait for the batch in flight, so that what this process applied is
     committed before its partitions move to another process."""
 
-    def __init__(self, batch_lock: asyncio.Lock, on_assigned: OnAssigned | None) -> None:
+    def __init__(
+        self, batch_lock: asyncio.Lock, on_assigned: OnAssigned | None, cache: StateCache
+    ) -> None:
         self._batch_lock = batch_lock
         self._on_assigned = on_assigned
+        self._cache = cache
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._batch_lock:
             log.info("partitions revoked: %s", _names(revoked))
+            self._cache.drop_partitions({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned: %s", _names(assigned))
@@ -89,6 +100,8 @@ class Projector:
         batch_size: int,
         poll_timeout_ms: int,
         stopping: asyncio.Event,
+        state_cache_size: int = STATE_CACHE_SIZE,
+        fanout: Fanout | None = None,
     ) -> None:
         self._consumer = consumer
         self._store = store
@@ -98,6 +111,10 @@ class Projector:
         self._batch_size = batch_size
         self._poll_timeout_ms = poll_timeout_ms
         self._batch_lock = asyncio.Lock()
+        self._cache = StateCache(state_cache_size)
+        # None while replaying for a rebuild: the projectors maintain index and changelog.
+        self._fanout = fanout
+        self._written: dict[str, DeploymentState] = {}  # by the batch in hand
         self.stopping = stopping
         self.stats = Stats()
 
@@ -114,7 +131,9 @@ class Projector:
                 metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(lag, 0))
 
     def subscribe(self, topic: str, on_assigned: OnAssigned | None = None) -> None:
-        self._consumer.subscribe([topic], listener=_Rebalances(self._batch_lock, on_assigned))
+        self._consumer.subscribe(
+            [topic], listener=_Rebalances(self._batch_lock, on_assigned, self._cache)
+        )
 
     async def run(
         self, should_leave: Callable[[], Awaitable[bool]] | None = None, check_every: float = 1.0
@@ -139,21 +158,28 @@ class Projector:
         """Apply one polled batch and commit it. Raises ``Stopped`` (committing nothing) if asked
         to stop while waiting out an outage."""
         valid: dict[str, list[tuple[int, Event]]] = defaultdict(list)
+        partition_of: dict[str, int] = {}
         refused: list[tuple[ConsumerRecord[bytes, bytes], InvalidEvent]] = []
-        for records in batch.values():
+        for tp, records in batch.items():
             for record in records:
                 try:
                     event = decode(record.key, record.value)
                 except InvalidEvent as error:
                     refused.append((record, error))
                 else:
-                    valid[event.deployment_id].append((record.offset, event))
+                    deployment_id = event.deployment_id  # a property that formats the uuid
+                    valid[deployment_id].append((record.offset, event))
+                    partition_of[deployment_id] = tp.partition
 
         dead_letters = self._dead_letters
         if refused and dead_letters is not None:
             await retry(lambda: dead_letters.send(refused), "dead-letter publish", self.stopping)
         if valid:
-            await retry(lambda: self._apply(valid), "store write", self.stopping)
+            await retry(lambda: self._apply(valid, partition_of), "store write", self.stopping)
+        written, self._written = self._written, {}
+        fanout = self._fanout
+        if written and fanout is not None:
+            await retry(lambda: fanout.publish(written), "owner index and changelog", self.stopping)
         next_offsets = {tp.partition: records[-1].offset + 1 for tp, records in batch.items()}
         await retry(
             lambda: self._generations.advance(self.generation, next_offsets),
@@ -171,25 +197,40 @@ class Projector:
         if dead_letters is not None:
             metrics.EVENTS_DEAD_LETTERED.inc(len(refused))
 
-    async def _apply(self, records: dict[str, list[tuple[int, Event]]]) -> None:
+    async def _apply(
+        self, records: dict[str, list[tuple[int, Event]]], partition_of: dict[str, int]
+    ) -> None:
         pending = records
         for _ in range(CONFLICT_ROUNDS):
-            stored = await self._store.load(list(pending))
+            stored = await self._load(pending)
             writes = []
+            folded: dict[str, DeploymentState] = {}
             newly_applied: dict[str, int] = {}
             for deployment_id, deployment_records in pending.items():
                 before = stored[deployment_id]
                 after = fold_records(before, deployment_records)
-                if after is not None and after != before:
+                if after is not None and after is not before:
                     writes.append(Write(after, before.position if before else -1))
+                    folded[deployment_id] = after
                 applied_before = before.events_applied if before else 0
                 newly_applied[deployment_id] = after.events_applied - applied_before if after else 0
             conflicts = await self._store.save(writes)
+            # What was written is what Redis holds now; a refused write means the cached
+            # state (if any) is stale: the next round loads it afresh.
+            self._cache.discard(conflicts)
+            for deployment_id, state in folded.items():
+                if deployment_id not in conflicts:
+                    self._cache.put(partition_of[deployment_id], state)
+                    self._written[deployment_id] = state
             self.stats.documents_written += len(writes) - len(conflicts)
+            # Summed first: each inc() takes the metric's lock.
+            applied_total = deduplicated_total = 0
             for deployment_id, applied in newly_applied.items():
                 if deployment_id not in conflicts:
-                    metrics.EVENTS_APPLIED.inc(applied)
-                    metrics.EVENTS_DEDUPLICATED.inc(len(pending[deployment_id]) - applied)
+                    applied_total += applied
+                    deduplicated_total += len(pending[deployment_id]) - applied
+            metrics.EVENTS_APPLIED.inc(applied_total)
+            metrics.EVENTS_DEDUPLICATED.inc(deduplicated_total)
             if not conflicts:
                 return
             self.stats.conflicts += len(conflicts)
@@ -197,6 +238,22 @@ class Projector:
             log.info("%d document(s) changed by another writer; refolding them", len(conflicts))
             pending = {deployment_id: pending[deployment_id] for deployment_id in conflicts}
         raise ConflictNotResolved(f"documents still contended after {CONFLICT_ROUNDS} rounds")
+
+    async def _load(
+        self, pending: dict[str, list[tuple[int, Event]]]
+    ) -> dict[str, DeploymentState | None]:
+        """States to fold into: the ones this process wrote last, else Redis's."""
+        states: dict[str, DeploymentState | None] = {}
+        missing = []
+        for deployment_id in pending:
+            cached = self._cache.get(deployment_id)
+            if cached is None:
+                missing.append(deployment_id)
+            else:
+                states[deployment_id] = cached
+        if missing:
+            states.update(await self._store.load(missing))
+        return states
 
     async def _commit(self, batch: Batch) -> None:
         offsets = {

@@ -22,6 +22,7 @@ from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
 from projector.consumer import Projector
 from projector.exceptions import ProjectorError
+from projector.fanout import Fanout
 from projector.generations import Build, Generations, group_of
 from projector.lease import Lease
 from projector.progress import ProgressPrinter
@@ -157,8 +158,11 @@ async def _replay(
             batch_size=settings.rebuild_batch_size,
             poll_timeout_ms=settings.projector_poll_timeout_ms,
             stopping=stopping,
+            # The new generation needs its own owner index; the changelog is the
+            # projectors' (the replay would only repeat documents it already holds).
+            fanout=Fanout(store, None),
         )
-        phases = _Phases(settings, generations, lease, build, stopping)
+        phases = _Phases(settings, generations, lease, build, stopping, store)
         await projector.run(phases.done, check_every=CHECK_SECONDS)
         if phases.previous is None and not stopping.is_set():
             raise RebuildInterrupted("the rebuild ended before its generation was served")
@@ -175,9 +179,11 @@ class _Phases:
         lease: Lease,
         build: Build,
         stopping: asyncio.Event,
+        store: RedisStatusStore,
     ) -> None:
         self._settings = settings
         self._stopping = stopping
+        self._store = store
         self._generations = generations
         self._lease = lease
         self._build = build
@@ -208,6 +214,8 @@ class _Phases:
             if previous is None:
                 raise RebuildInterrupted(f"generation {self._build.generation} was discarded")
             self.previous = previous
+            # Served now: watchers must hear of what the hand-over applies.
+            self._store.notify_channel = Keys(self._settings.redis_prefix).changes
             self._phase = "handover"
             self._handover_until = time.monotonic() + self._settings.rebuild_handover_seconds
             self._progress.finish(

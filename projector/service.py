@@ -23,9 +23,11 @@ from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
 from projector import metrics
+from projector.changelog import Changelog
 from projector.consumer import Projector
 from projector.dead_letters import DeadLetters, dead_lettered_offsets
 from projector.exceptions import ViewLost
+from projector.fanout import Fanout
 from projector.generations import Build, Generations, group_of
 from projector.retry import Stopped, retry
 from projector.store import RedisStatusStore
@@ -104,7 +106,7 @@ async def _feed(
 ) -> None:
     """Consume into ``role.generation`` until stopped or the generation changes."""
     keys = Keys(settings.redis_prefix)
-    store = RedisStatusStore(redis, keys, role.generation)
+    store = RedisStatusStore(redis, keys, role.generation, notify_channel=keys.changes)
     already_dead = await retry(lambda: _dead_lettered(settings), "dead-letter scan", stopping)
     producer = create_producer(settings, "deploystatus-projector-dlq")
     consumer = create_consumer(
@@ -124,6 +126,10 @@ async def _feed(
             batch_size=settings.projector_batch_size,
             poll_timeout_ms=settings.projector_poll_timeout_ms,
             stopping=stopping,
+            fanout=Fanout(
+                store,
+                Changelog(producer, settings.status_topic) if settings.status_topic else None,
+            ),
         )
         watch = GenerationWatch(generations, role, cleaner, consumer)
         projector.subscribe(settings.events_topic, on_assigned=watch.check_view_is_complete)

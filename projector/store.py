@@ -9,7 +9,7 @@ Every operation touches one key, which keeps the store valid on a Redis Cluster.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -23,7 +23,8 @@ from projector.document import etag, render
 from projector.exceptions import StoreUnavailable, ViewLost
 from projector.state import DeploymentState
 
-# ARGV: expected position, new position, state, document ('' = not served), owner, etag
+# ARGV: expected position, new position, state, document ('' = not served), owner, etag,
+# change channel ('' = none), change message
 _SAVE_SCRIPT = f"""
 local current = redis.call('HGET', KEYS[1], '{fields.POSITION}') or '-1'
 if current ~= ARGV[1] then
@@ -31,6 +32,7 @@ if current ~= ARGV[1] then
   if current == '-1' then return -1 end
   return 0
 end
+local old_etag = redis.call('HGET', KEYS[1], '{fields.ETAG}') or ''
 redis.call('HSET', KEYS[1], '{fields.STATE}', ARGV[3], '{fields.POSITION}', ARGV[2])
 if ARGV[4] == '' then
   redis.call('HDEL', KEYS[1], '{fields.DOCUMENT}', '{fields.OWNER}', '{fields.ETAG}')
@@ -38,6 +40,8 @@ else
   redis.call('HSET', KEYS[1], '{fields.DOCUMENT}', ARGV[4], '{fields.OWNER}', ARGV[5],
              '{fields.ETAG}', ARGV[6])
 end
+-- Watchers hear of a change only when the served document changed, atomically with it.
+if ARGV[7] ~= '' and old_etag ~= ARGV[6] then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
 return 1
 """
 
@@ -53,10 +57,15 @@ class Write:
 class RedisStatusStore:
     """The deployment hashes of one generation of the view."""
 
-    def __init__(self, redis: RedisClient, keys: Keys, generation: str) -> None:
+    def __init__(
+        self, redis: RedisClient, keys: Keys, generation: str, notify_channel: str = ""
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self.generation = generation
+        # Where change notifications go ('' = nowhere): the served generation's writers set
+        # it; a rebuild sets it once its generation is served.
+        self.notify_channel = notify_channel
         self._save = redis.register_script(_SAVE_SCRIPT)
 
     async def load(self, deployment_ids: Sequence[str]) -> dict[str, DeploymentState | None]:
@@ -103,8 +112,24 @@ class RedisStatusStore:
             document or b"",
             state.owner or "",
             etag(document) if document else "",
+            self.notify_channel,
+            f"{state.deployment_id} {state.owner or ''} {state.position}",
         ]
         return [self._keys.deployment(self.generation, state.deployment_id)], args
+
+    async def index_owners(self, states: Iterable[DeploymentState]) -> None:
+        """Keep each owner's set of served deployments (read by `GET /status/watch`)."""
+        async with translate_errors("index owners"):
+            pipe = self._redis.pipeline(transaction=False)
+            for state in states:
+                if state.owner is None:
+                    continue
+                key = self._keys.owned(self.generation, state.owner)
+                if state.served:
+                    pipe.sadd(key, state.deployment_id)
+                else:
+                    pipe.srem(key, state.deployment_id)
+            await pipe.execute()
 
     async def ping(self) -> None:
         async with translate_errors("ping"):

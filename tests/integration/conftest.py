@@ -50,6 +50,7 @@ async def settings(kafka, redis_endpoint, redis_kind, request) -> AsyncIterator[
         projector_metrics_port=0,
         kafka_session_timeout_ms=6000,
         kafka_heartbeat_interval_ms=1000,
+        kafka_fetch_max_wait_ms=20,
         redis_url=redis_url,
         redis_prefix=f"test-{suffix}",
         redis_timeout_seconds=1.0,

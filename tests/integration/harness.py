@@ -165,11 +165,19 @@ async def running_projector(settings: Settings) -> AsyncIterator[asyncio.Task[No
 
 
 @contextlib.asynccontextmanager
-async def running_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The API served by uvicorn on a free loopback port, and an HTTP client for it."""
-    port = free_port()
+async def running_api(
+    settings: Settings, port: int | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API served by uvicorn on a loopback port (free by default), and a client for it."""
+    port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,  # watch streams never end by themselves
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -235,15 +243,7 @@ async def committed_offsets(settings: Settings) -> dict[int, int]:
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a ``deploystatus`` subprocess use ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS_", "JWT_"))}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if name == "jwt_secret":
-            value = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
-        elif isinstance(value, list):
-            value = ",".join(value)
-        env[name.upper()] = str(value)
-    return env
+    return env | settings.as_environment()
 
 
 def start_cli(

@@ -29,6 +29,18 @@ pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indire
 CRASHING_PROJECTOR = Path(__file__).with_name("crash_before_commit.py")
 
 
+async def wait_until_committed(settings, written) -> None:
+    """Until the group has committed past every record in ``written``."""
+    ends: dict[int, int] = {}
+    for metadata in written:
+        ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
+    await wait_for(
+        lambda: committed_offsets(settings),
+        lambda offsets: all(offsets[p] == end for p, end in ends.items()),
+        "offsets committed to the end of the log",
+    )
+
+
 def scenario(seed: int, deployments: int, changes: int):
     rng = random.Random(seed)
     owner = str(uuid.uuid4())
@@ -56,14 +68,7 @@ async def test_kill_between_write_and_commit_applies_nothing_twice(settings, tmp
 
     async with running_projector(settings):
         await wait_for_view(settings, events)
-        ends = {}
-        for metadata in written:
-            ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
-        await wait_for(
-            lambda: committed_offsets(settings),
-            lambda offsets: all(offsets[p] == end for p, end in ends.items()),
-            "offsets committed to the end of the log",
-        )
+        await wait_until_committed(settings, written)
 
     for deployment_id, expected in expected_states(events).items():
         stored = await stored_state(settings, deployment_id)
@@ -80,14 +85,7 @@ async def test_sigterm_finishes_commits_and_exits_zero(settings, tmp_path):
     process = start_cli(settings, "projector", log=tmp_path / "projector.log")
     try:
         await wait_for_view(settings, events)
-        ends = {}
-        for metadata in written:
-            ends[metadata.partition] = max(ends.get(metadata.partition, 0), metadata.offset + 1)
-        await wait_for(
-            lambda: committed_offsets(settings),
-            lambda offsets: all(offsets[p] == end for p, end in ends.items()),
-            "offsets committed to the end of the log",
-        )
+        await wait_until_committed(settings, written)
     finally:
         returncode = stop_process(process, signal.SIGTERM)
     assert returncode == 0, (tmp_path / "projector.log").read_text()

@@ -1,0 +1,180 @@
+"""Change notifications from the projector, fanned out to this process's watchers.
+
+The projector publishes a short message on one Redis pub/sub channel each time it writes a
+document that changed. Each API process holds ONE subscription and wakes the watchers that
+care (by deployment id, or by owner for the per-user stream). A notification is only a
+hint: watchers re-read the document itself, so a missed or duplicated message never leaves
+anyone with a stale or wrong document. When the subscription is (re)established, every
+watcher is woken to re-read, which covers whatever was published while it was down.
+
+Pub/sub rather than a Redis Stream: watchers need the latest document, not every
+intermediate one, and the document in its hash is the durable truth; a stream would add
+retention and trimming for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import RedisError
+
+from deploystatus.connections import create_redis
+from deploystatus.keys import Keys
+from deploystatus.settings import Settings
+
+log = logging.getLogger(__name__)
+RECONNECT_SECONDS = 0.5
+HEALTH_CHECK_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Change:
+    """A message of the projector's store script: "<deployment id> <owner> <position>"."""
+
+    deployment_id: str
+    owner: str  # '' when the deployment is not served (not created yet, or deleted)
+    position: int
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Change | None:
+        parts = raw.decode(errors="replace").split(" ")
+        if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
+            return None
+        return cls(parts[0], parts[1], int(parts[2]))
+
+
+@dataclass(eq=False)
+class Signal:
+    """Latest-wins wake-up for one watcher: however many changes arrive while it is busy,
+    it wakes once and reads the current state, so a slow client never queues anything."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: set[str] = field(default_factory=set)  # deployment ids, for per-owner watchers
+    everything: bool = False  # set on (re)subscription: re-read all
+
+    def notify(self, deployment_id: str | None) -> None:
+        if deployment_id is None:
+            self.everything = True
+        else:
+            self.changed.add(deployment_id)
+        self.event.set()
+
+    async def wait_at_most(self, seconds: float) -> bool:
+        """True when woken, False when ``seconds`` passed quietly."""
+        try:
+            await asyncio.wait_for(self.event.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def take(self) -> tuple[set[str], bool]:
+        """The deployment ids changed since the last take, and whether to re-read all."""
+        changed, everything = self.changed, self.everything
+        self.changed, self.everything = set(), False
+        self.event.clear()
+        return changed, everything
+
+
+class ChangeFeed:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._channel = Keys(settings.redis_prefix).changes
+        self._by_deployment: dict[str, set[Signal]] = defaultdict(set)
+        self._by_owner: dict[str, set[Signal]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    @contextlib.contextmanager
+    def watch_deployment(self, deployment_id: str) -> Iterator[Signal]:
+        with self._registered(self._by_deployment, deployment_id) as signal:
+            yield signal
+
+    @contextlib.contextmanager
+    def watch_owner(self, owner: str) -> Iterator[Signal]:
+        with self._registered(self._by_owner, owner) as signal:
+            yield signal
+
+    @contextlib.contextmanager
+    def _registered(self, index: dict[str, set[Signal]], key: str) -> Iterator[Signal]:
+        signal = Signal()
+        index[key].add(signal)
+        try:
+            yield signal
+        finally:
+            index[key].discard(signal)
+            if not index[key]:
+                del index[key]
+
+    def dispatch(self, change: Change) -> None:
+        for signal in self._by_deployment.get(change.deployment_id, ()):
+            signal.notify(change.deployment_id)
+        for signal in self._by_owner.get(change.owner, ()):
+            signal.notify(change.deployment_id)
+
+    def wake_everyone(self) -> None:
+        """Make every watcher re-read everything it follows."""
+        for signals in (*self._by_deployment.values(), *self._by_owner.values()):
+            for signal in signals:
+                signal.notify(None)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen_forever(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except (RedisError, OSError) as exc:
+                log.warning("change feed lost its subscription, reconnecting: %r", exc)
+            self.subscribed.clear()
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _listen(self) -> None:
+        async with _subscriber(self._settings) as redis, redis.pubsub() as pubsub:
+            await pubsub.subscribe(self._channel)
+            self.subscribed.set()
+            # Anything published while we were not subscribed is unknown: re-read all.
+            self.wake_everyone()
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+                if message is None:
+                    await pubsub.ping()  # notices a dead connection on a quiet channel
+                    continue
+                change = Change.parse(message["data"])
+                if change is not None:
+                    self.dispatch(change)
+
+
+@contextlib.asynccontextmanager
+async def _subscriber(settings: Settings) -> AsyncIterator[Redis]:
+    """A client of its own for SUBSCRIBE: no read timeout (a quiet channel is normal), a
+    periodic PING instead to notice a dead connection. On a cluster any node will do:
+    classic pub/sub messages are broadcast to every node."""
+    options = {
+        "socket_connect_timeout": settings.redis_timeout_seconds,
+        "health_check_interval": HEALTH_CHECK_SECONDS,
+    }
+    cluster = create_redis(settings)
+    if isinstance(cluster, RedisCluster):
+        await cluster.initialize()
+        node = cluster.get_random_node()
+        client = Redis(host=node.host, port=int(node.port), **options)  # type: ignore[arg-type]
+    else:
+        client = Redis.from_url(settings.redis_url, **options)  # type: ignore[arg-type]
+    await cluster.aclose()
+    try:
+        yield client
+    finally:
+        await client.aclose()

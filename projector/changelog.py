@@ -1,0 +1,35 @@
+"""The status changelog: a compacted topic holding each deployment's latest document.
+
+Key = deployment id, value = the status document's bytes, a tombstone (null value) when the
+deployment is deleted; other services read it as they would a Kafka Streams changelog.
+Records are produced after the Redis write and before the offsets are committed, so a
+redelivered batch produces the same documents again: the latest value per key is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiokafka import AIOKafkaProducer
+
+POSITION_HEADER = "deploystatus.position"  # lets a reader ignore an older record
+
+
+class Changelog:
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        self._producer = producer
+        self._topic = topic
+
+    async def publish(self, documents: Mapping[str, tuple[bytes | None, int]]) -> None:
+        """Produce (document or tombstone, position) per deployment; waits for every ack."""
+        futures = [
+            await self._producer.send(
+                self._topic,
+                key=deployment_id.encode(),
+                value=document,
+                headers=[(POSITION_HEADER, str(position).encode())],
+            )
+            for deployment_id, (document, position) in documents.items()
+        ]
+        for future in futures:
+            await future

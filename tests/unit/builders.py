@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 
 from events import Event, new_event
+from projector.document import render
 from projector.fold import apply
-from projector.state import DeploymentState
+from projector.state import DeploymentState, format_time
 
 BASE_TIME = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -167,3 +168,28 @@ def envelope(type: str = "deployment.scaled", **overrides: Any) -> dict[str, Any
 def record(obj: dict[str, Any]) -> tuple[bytes, bytes]:
     """The Kafka (key, value) of a raw event object: keyed by its subject."""
     return str(obj.get("subject")).encode(), orjson.dumps(obj)
+
+
+def at(seconds: float) -> datetime:
+    """BASE_TIME plus ``seconds``."""
+    return BASE_TIME + timedelta(seconds=seconds)
+
+
+def z(moment: datetime) -> str:
+    """The canonical rendering of ``moment``."""
+    return format_time(moment)
+
+
+def doc(state: DeploymentState) -> dict[str, Any]:
+    """The rendered document, parsed; fails if the deployment is not served."""
+    raw = render(state)
+    assert raw is not None
+    document: dict[str, Any] = orjson.loads(raw)
+    return document
+
+
+def replica_view(state: DeploymentState, replica_id: str) -> dict[str, Any]:
+    """The rendered replica with ``replica_id``."""
+    replicas: list[dict[str, Any]] = doc(state)["replicas"]
+    (found,) = [r for r in replicas if r["id"] == replica_id]
+    return found

@@ -20,8 +20,9 @@ from bench import footprint, freshness, projector_bench, read_path
 from bench.analysis import ANALYSIS
 from bench.config import FULL, QUICK
 from bench.findings import findings
-from bench.report import RunResults, chart, markdown, stdout_table
+from bench.report import chart, markdown, stdout_table
 from bench.services import running_stack
+from bench.targets import RunResults
 from bench.wrk import WrkMissing, wrk_binary
 
 RESULTS = Path(__file__).parent / "results"

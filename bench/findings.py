@@ -4,7 +4,7 @@ in this run and what to do about it."""
 from __future__ import annotations
 
 from bench.read_path import ReadResults
-from bench.report import RunResults
+from bench.targets import RunResults
 
 KEEP_THRESHOLD = 0.03  # a lever within 3% of ours is noise on this machine
 

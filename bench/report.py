@@ -9,41 +9,14 @@ from __future__ import annotations
 import math
 import os
 import platform
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.footprint import Footprint
-from bench.freshness import LEVER_FETCH_WAIT_MS, Freshness
+from bench.freshness import LEVER_FETCH_WAIT_MS
 from bench.profiling import Profile
-from bench.projector_bench import LEVER_GC_GEN0, LEVER_ROUNDS, ProjectorResults
-from bench.read_path import ReadResults, ReadSetup
-from bench.servers import LoadRun
-
-MB = 1024 * 1024
-
-
-@dataclass
-class Target:
-    name: str
-    measured: str
-    baseline: str
-    ratio: float | None
-    goal: str
-    met: bool | None
-
-
-@dataclass
-class RunResults:
-    command: str
-    quick: bool
-    read_setup: ReadSetup | None = None
-    read: ReadResults | None = None
-    projector: ProjectorResults | None = None
-    freshness: Freshness | None = None
-    freshness_lever: Freshness | None = None  # same, projector with a short fetch wait
-    read_footprint: Footprint | None = None
-    notes: list[str] = field(default_factory=list)
+from bench.projector_bench import LEVER_GC_GEN0, LEVER_ROUNDS
+from bench.read_path import ReadResults
+from bench.targets import MB, RunResults, find_run, ratio_of, targets
 
 
 def machine() -> str:
@@ -60,129 +33,6 @@ def machine() -> str:
         f"{cpu}, {os.cpu_count()} CPUs, {mem} MiB RAM, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}"
     )
-
-
-def _find(runs: list[LoadRun], target: str, mode: str) -> LoadRun | None:
-    return next((r for r in runs if r.target == target and r.mode == mode), None)
-
-
-def _ratio(a: float, b: float) -> float | None:
-    return a / b if b else None
-
-
-def targets(results: RunResults) -> list[Target]:
-    found: list[Target] = []
-    read = results.read
-    if read is not None:
-        ours, bare = (
-            _find(read.runs, "ours", "saturation"),
-            _find(read.runs, "bare endpoint", "saturation"),
-        )
-        sql = _find(read.runs, "SQL baseline", "saturation")
-        if ours and bare:
-            r = _ratio(ours.wrk.rps, bare.wrk.rps)
-            found.append(
-                Target(
-                    "read req/s vs bare endpoint (saturation)",
-                    f"{ours.wrk.rps:,.0f} req/s",
-                    f"{bare.wrk.rps:,.0f} req/s",
-                    r,
-                    ">= 0.8x",
-                    r is not None and r >= 0.8,
-                )
-            )
-            r = _ratio(ours.wrk.p99_ms, bare.wrk.p99_ms)
-            found.append(
-                Target(
-                    "read p99 vs bare endpoint (saturation)",
-                    f"{ours.wrk.p99_ms:.2f} ms",
-                    f"{bare.wrk.p99_ms:.2f} ms",
-                    r,
-                    "<= 2x",
-                    r is not None and r <= 2,
-                )
-            )
-        ours_f, bare_f = (
-            _find(read.runs, "ours", "fixed rate"),
-            _find(read.runs, "bare endpoint", "fixed rate"),
-        )
-        if ours_f and bare_f:
-            r = _ratio(ours_f.wrk.p99_ms, bare_f.wrk.p99_ms)
-            found.append(
-                Target(
-                    f"read p99 vs bare endpoint (fixed ~{read.fixed_rate:,.0f} req/s)",
-                    f"{ours_f.wrk.p99_ms:.2f} ms",
-                    f"{bare_f.wrk.p99_ms:.2f} ms",
-                    r,
-                    "<= 2x",
-                    r is not None and r <= 2,
-                )
-            )
-        if ours and sql:
-            r = _ratio(ours.wrk.rps, sql.wrk.rps)
-            found.append(
-                Target(
-                    "read req/s vs SQL baseline (saturation)",
-                    f"{ours.wrk.rps:,.0f} req/s",
-                    f"{sql.wrk.rps:,.0f} req/s",
-                    r,
-                    ">= 10x",
-                    r is not None and r >= 10,
-                )
-            )
-    proj = results.projector
-    if proj is not None:
-        rate = proj.run.steady_rate
-        found.append(
-            Target(
-                "projector events/s, one process (steady)",
-                f"{rate:,.0f} ev/s",
-                f"raw consume {proj.raw_rate:,.0f} ev/s",
-                _ratio(rate, proj.raw_rate),
-                ">= 50,000 ev/s",
-                rate >= 50_000,
-            )
-        )
-        if proj.rebuild is not None:
-            seconds = proj.rebuild.seconds
-            goal = 30 * proj.events / 1_000_000
-            found.append(
-                Target(
-                    f"rebuild of {proj.events:,} events",
-                    f"{seconds:.1f} s",
-                    f"raw consume {proj.raw_seconds:.1f} s",
-                    _ratio(seconds, proj.raw_seconds),
-                    f"<= {goal:g} s",
-                    seconds <= goal,
-                )
-            )
-        rss = proj.run.rss_at
-        if len(rss) >= 2:
-            (first_n, first), (last_n, last) = sorted(rss.items())[0], sorted(rss.items())[-1]
-            r = _ratio(last, first)
-            found.append(
-                Target(
-                    f"projector RSS at {last_n:,} vs {first_n:,} events",
-                    f"{last / MB:.0f} MiB",
-                    f"{first / MB:.0f} MiB",
-                    r,
-                    "0.8x .. 1.2x",
-                    r is not None and 0.8 <= r <= 1.2,
-                )
-            )
-    fresh = results.freshness
-    if fresh is not None:
-        found.append(
-            Target(
-                f"freshness p99 at {fresh.target_rate:,} ev/s",
-                f"{fresh.p99_ms:.1f} ms",
-                f"p50 {fresh.p50_ms:.1f} ms",
-                _ratio(fresh.p99_ms, 50),
-                "<= 50 ms",
-                fresh.p99_ms <= 50 and fresh.timeouts == 0,
-            )
-        )
-    return found
 
 
 def _fmt_ratio(r: float | None) -> str:
@@ -214,7 +64,7 @@ def read_table(read: ReadResults) -> str:
         ref = base.get(r.mode)
         rows.append(
             f"| {r.target} | {r.mode} | {r.wrk.rps:,.0f} | "
-            f"{_fmt_ratio(_ratio(r.wrk.rps, ref.wrk.rps) if ref else None)} | "
+            f"{_fmt_ratio(ratio_of(r.wrk.rps, ref.wrk.rps) if ref else None)} | "
             f"{r.wrk.p50_ms:.2f} | {r.wrk.p99_ms:.2f} | {r.wrk.p999_ms:.2f} | "
             f"{r.server_cpu_ms:.3f} | {r.store_cpu_ms:.3f} | {r.rss_max / MB:.0f} |"
         )
@@ -228,7 +78,7 @@ def levers_table(read: ReadResults) -> str:
         "|---" * 5 + "|",
     ]
     for r in read.levers:
-        ratio = _ratio(r.wrk.rps, base.wrk.rps) if base else None
+        ratio = ratio_of(r.wrk.rps, base.wrk.rps) if base else None
         rows.append(
             f"| {r.target} | {r.wrk.rps:,.0f} | {_fmt_ratio(ratio)} | {r.wrk.p99_ms:.2f} | "
             f"{r.server_cpu_ms:.3f} |"
@@ -310,7 +160,7 @@ def markdown(results: RunResults, findings: str) -> str:
             out.append(
                 f"| lever: PROJECTOR_BATCH_SIZE={batch_size} (steady, "
                 f"{proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f} "
-                f"({_fmt_ratio(_ratio(rate, base))} of batch {proj.batch_levers[0][0]}) |"
+                f"({_fmt_ratio(ratio_of(rate, base))} of batch {proj.batch_levers[0][0]}) |"
             )
         if proj.gc_lever is not None:
             out.append(
@@ -363,7 +213,7 @@ def markdown(results: RunResults, findings: str) -> str:
             out.append(f"- projector RSS after {n:,} events: {rss / MB:.0f} MiB")
         out.append(f"- projector RSS max: {proj.run.rss_max / MB:.0f} MiB")
     if read is not None:
-        ours = _find(read.runs, "ours", "saturation")
+        ours = find_run(read.runs, "ours", "saturation")
         if ours:
             out.append(f"- API RSS under saturation load: {ours.rss_max / MB:.0f} MiB")
     out += ["", findings, ""]

@@ -1,0 +1,160 @@
+"""What a run measured, and the targets of the performance issue computed from it: each
+figure with its same-run baseline and the ratio between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.footprint import Footprint
+from bench.freshness import Freshness
+from bench.projector_bench import ProjectorResults
+from bench.read_path import ReadResults, ReadSetup
+from bench.servers import LoadRun
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Target:
+    name: str
+    measured: str
+    baseline: str
+    ratio: float | None
+    goal: str
+    met: bool | None
+
+
+@dataclass
+class RunResults:
+    command: str
+    quick: bool
+    read_setup: ReadSetup | None = None
+    read: ReadResults | None = None
+    projector: ProjectorResults | None = None
+    freshness: Freshness | None = None
+    freshness_lever: Freshness | None = None  # same, projector with a short fetch wait
+    read_footprint: Footprint | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def find_run(runs: list[LoadRun], target: str, mode: str) -> LoadRun | None:
+    return next((r for r in runs if r.target == target and r.mode == mode), None)
+
+
+def ratio_of(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def targets(results: RunResults) -> list[Target]:
+    found: list[Target] = []
+    read = results.read
+    if read is not None:
+        ours, bare = (
+            find_run(read.runs, "ours", "saturation"),
+            find_run(read.runs, "bare endpoint", "saturation"),
+        )
+        sql = find_run(read.runs, "SQL baseline", "saturation")
+        if ours and bare:
+            r = ratio_of(ours.wrk.rps, bare.wrk.rps)
+            found.append(
+                Target(
+                    "read req/s vs bare endpoint (saturation)",
+                    f"{ours.wrk.rps:,.0f} req/s",
+                    f"{bare.wrk.rps:,.0f} req/s",
+                    r,
+                    ">= 0.8x",
+                    r is not None and r >= 0.8,
+                )
+            )
+            r = ratio_of(ours.wrk.p99_ms, bare.wrk.p99_ms)
+            found.append(
+                Target(
+                    "read p99 vs bare endpoint (saturation)",
+                    f"{ours.wrk.p99_ms:.2f} ms",
+                    f"{bare.wrk.p99_ms:.2f} ms",
+                    r,
+                    "<= 2x",
+                    r is not None and r <= 2,
+                )
+            )
+        ours_f, bare_f = (
+            find_run(read.runs, "ours", "fixed rate"),
+            find_run(read.runs, "bare endpoint", "fixed rate"),
+        )
+        if ours_f and bare_f:
+            r = ratio_of(ours_f.wrk.p99_ms, bare_f.wrk.p99_ms)
+            found.append(
+                Target(
+                    f"read p99 vs bare endpoint (fixed ~{read.fixed_rate:,.0f} req/s)",
+                    f"{ours_f.wrk.p99_ms:.2f} ms",
+                    f"{bare_f.wrk.p99_ms:.2f} ms",
+                    r,
+                    "<= 2x",
+                    r is not None and r <= 2,
+                )
+            )
+        if ours and sql:
+            r = ratio_of(ours.wrk.rps, sql.wrk.rps)
+            found.append(
+                Target(
+                    "read req/s vs SQL baseline (saturation)",
+                    f"{ours.wrk.rps:,.0f} req/s",
+                    f"{sql.wrk.rps:,.0f} req/s",
+                    r,
+                    ">= 10x",
+                    r is not None and r >= 10,
+                )
+            )
+    proj = results.projector
+    if proj is not None:
+        rate = proj.run.steady_rate
+        found.append(
+            Target(
+                "projector events/s, one process (steady)",
+                f"{rate:,.0f} ev/s",
+                f"raw consume {proj.raw_rate:,.0f} ev/s",
+                ratio_of(rate, proj.raw_rate),
+                ">= 50,000 ev/s",
+                rate >= 50_000,
+            )
+        )
+        if proj.rebuild is not None:
+            seconds = proj.rebuild.seconds
+            goal = 30 * proj.events / 1_000_000
+            found.append(
+                Target(
+                    f"rebuild of {proj.events:,} events",
+                    f"{seconds:.1f} s",
+                    f"raw consume {proj.raw_seconds:.1f} s",
+                    ratio_of(seconds, proj.raw_seconds),
+                    f"<= {goal:g} s",
+                    seconds <= goal,
+                )
+            )
+        rss = proj.run.rss_at
+        if len(rss) >= 2:
+            (first_n, first), (last_n, last) = sorted(rss.items())[0], sorted(rss.items())[-1]
+            r = ratio_of(last, first)
+            found.append(
+                Target(
+                    f"projector RSS at {last_n:,} vs {first_n:,} events",
+                    f"{last / MB:.0f} MiB",
+                    f"{first / MB:.0f} MiB",
+                    r,
+                    "0.8x .. 1.2x",
+                    r is not None and 0.8 <= r <= 1.2,
+                )
+            )
+    fresh = results.freshness
+    if fresh is not None:
+        found.append(
+            Target(
+                f"freshness p99 at {fresh.target_rate:,} ev/s",
+                f"{fresh.p99_ms:.1f} ms",
+                f"p50 {fresh.p50_ms:.1f} ms",
+                ratio_of(fresh.p99_ms, 50),
+                "<= 50 ms",
+                fresh.p99_ms <= 50 and fresh.timeouts == 0,
+            )
+        )
+    return found

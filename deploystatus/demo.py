@@ -17,6 +17,7 @@ import signal
 import socket
 import uuid
 
+import httpx
 import uvicorn
 from pydantic import SecretStr
 
@@ -32,6 +33,8 @@ from projector.service import run_projector
 
 log = logging.getLogger(__name__)
 STEP_SECONDS = 3.0
+READY_POLLS = 300
+READY_POLL_SECONDS = 0.2
 
 
 def run_simulation(settings: Settings) -> int:
@@ -135,6 +138,7 @@ async def _simulate(settings: Settings, stop: asyncio.Event) -> None:
     try:
         publisher = EventPublisher(producer, settings.events_topic)
         await publisher.publish(events)
+        await _wait_until_ready(settings, stop)
         _print_instructions(settings, alice, deployments)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -143,6 +147,25 @@ async def _simulate(settings: Settings, stop: asyncio.Event) -> None:
                 await publisher.publish(simulation_step(rng.choice(deployments), rng))
     finally:
         await producer.stop()
+
+
+async def _wait_until_ready(settings: Settings, stop: asyncio.Event) -> None:
+    """Until the API serves the view: on a fresh broker the projector's first generation
+    takes a few seconds (joining the group), and a curl before that would get 503."""
+    url = f"http://{settings.api_host}:{settings.api_port}/readyz"
+    async with httpx.AsyncClient(timeout=2) as client:
+        for _ in range(READY_POLLS):
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=READY_POLL_SECONDS)
+            if stop.is_set():
+                return
+    log.warning(
+        "the API is not ready after %.0fs; printing the instructions anyway",
+        READY_POLLS * READY_POLL_SECONDS,
+    )
 
 
 def _print_instructions(

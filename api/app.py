@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import logfilter, responses, watch
 from api.auth import TokenVerifier
+from api.document_cache import DocumentCache
 from api.exceptions import NotAuthenticated, RateLimited, StoreUnavailable, ViewNotReady
 from api.generation import GenerationCache
 from api.limits import RequestLimits
@@ -50,11 +51,17 @@ def create_app(settings: Settings) -> FastAPI:
         await generation.start()
         if isinstance(verifier.keys, JwksKeys):
             await verifier.keys.refresh()
-        app.state.reader = StatusReader(redis, keys, generation, limiter)
+        cache = DocumentCache(settings.api_cache_size, settings.api_cache_max_staleness_ms / 1000)
+        app.state.reader = StatusReader(redis, keys, generation, limiter, cache)
         app.state.verifier = verifier
-        feed = ChangeFeed(settings)
+        feed = ChangeFeed(settings, cache)
         await feed.start()
-        generation.on_change = feed.wake_everyone
+
+        def generation_switched() -> None:
+            cache.clear()
+            feed.wake_everyone()
+
+        generation.on_change = generation_switched
         app.state.feed = feed
         app.state.stream_slots = StreamSlots(
             settings.watch_max_streams_per_user, settings.watch_max_streams

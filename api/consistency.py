@@ -9,7 +9,8 @@ import re
 
 from api.auth import Principal
 from api.notifications import ChangeFeed
-from api.reader import StatusReader, StoredStatus
+from api.reader import StatusReader
+from api.stored import StoredStatus
 
 MAX_WAIT_SECONDS = 30.0
 DEFAULT_WAIT_SECONDS = 2.0
@@ -47,16 +48,20 @@ async def read_at_least(
     wait_seconds: float,
 ) -> StoredStatus | None:
     """The document once it has applied ``min_offset`` (or whatever is served when the wait
-    runs out: the caller compares). Woken by change notifications, not by polling."""
+    runs out: the caller compares). Woken by change notifications, not by polling. Always
+    read from Redis: an event that left the document unchanged announces nothing, so only
+    Redis knows the latest applied offset."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     # Registered before the first read: a change between the two is not missed.
     with feed.watch_deployment(deployment_id) as signal:
-        stored = await reader.read(deployment_id, principal, client_ip)
+        stored = await reader.read(deployment_id, principal, client_ip, cached=False)
         while stored is None or stored.position < min_offset:
             remaining = deadline - loop.time()
             if remaining <= 0 or not await signal.wait_at_most(remaining):
                 break
             signal.take()
-            stored = await reader.read(deployment_id, principal, client_ip, metered=False)
+            stored = await reader.read(
+                deployment_id, principal, client_ip, metered=False, cached=False
+            )
     return stored

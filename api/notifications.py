@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 
+from api.document_cache import DocumentCache
 from deploystatus.connections import create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
@@ -82,8 +83,13 @@ class Signal:
 
 
 class ChangeFeed:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cache: DocumentCache | None = None) -> None:
         self._settings = settings
+        self._cache = cache
+        # Quiet channels are pinged this often, so the cache knows Redis is still there.
+        self._heartbeat_seconds = (
+            min(HEALTH_CHECK_SECONDS, cache.max_staleness / 4) if cache else HEALTH_CHECK_SECONDS
+        )
         self._channel = Keys(settings.redis_prefix).changes
         self._by_deployment: dict[str, set[Signal]] = defaultdict(set)
         self._by_owner: dict[str, set[Signal]] = defaultdict(set)
@@ -112,6 +118,8 @@ class ChangeFeed:
                 del index[key]
 
     def dispatch(self, change: Change) -> None:
+        if self._cache is not None:
+            self._cache.announce(change.deployment_id, change.position)
         for signal in self._by_deployment.get(change.deployment_id, ()):
             signal.notify(change.deployment_id)
         for signal in self._by_owner.get(change.owner, ()):
@@ -138,19 +146,40 @@ class ChangeFeed:
                 await self._listen()
             except (RedisError, OSError) as exc:
                 log.warning("change feed lost its subscription, reconnecting: %r", exc)
-            self.subscribed.clear()
+            finally:
+                self.subscribed.clear()
+                if self._cache is not None:
+                    self._cache.feed_lost()
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _listen(self) -> None:
+        cache = self._cache
         async with _subscriber(self._settings) as redis, redis.pubsub() as pubsub:
             await pubsub.subscribe(self._channel)
             self.subscribed.set()
             # Anything published while we were not subscribed is unknown: re-read all.
+            if cache is not None:
+                cache.clear()
+                cache.heard_from_redis()
             self.wake_everyone()
+            ping_sent = False
             while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=self._heartbeat_seconds
+                )
                 if message is None:
-                    await pubsub.ping()  # notices a dead connection on a quiet channel
+                    # A quiet channel: ask Redis for a sign of life (one PING at a time), which
+                    # also notices a dead connection.
+                    if not ping_sent:
+                        await pubsub.ping()
+                        ping_sent = True
+                    continue
+                # Messages arrive in order: having heard this one, every notification Redis
+                # sent before it has been applied.
+                if cache is not None:
+                    cache.heard_from_redis()
+                if message["type"] == "pong":
+                    ping_sent = False
                     continue
                 change = Change.parse(message["data"])
                 if change is not None:

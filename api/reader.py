@@ -8,16 +8,16 @@ nor its parsing tells the cases apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError, RedisError
 
 from api.auth import Principal
+from api.document_cache import DocumentCache
 from api.exceptions import StoreUnavailable, ViewNotReady
 from api.generation import GenerationCache
 from api.ratelimit import COUNT, RateLimiter
 from api.scripts import LuaScript, run_pipeline
+from api.stored import StoredStatus
 from deploystatus import keys as fields
 from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
@@ -38,50 +38,67 @@ return false
 SCRIPTS = (READ, COUNT)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredStatus:
-    document: bytes  # the JSON bytes, exactly as the projector rendered them
-    etag: str
-    position: int  # log offset of the last event applied: the document's version
-
-
 class StatusReader:
     def __init__(
-        self, redis: RedisClient, keys: Keys, generation: GenerationCache, limiter: RateLimiter
+        self,
+        redis: RedisClient,
+        keys: Keys,
+        generation: GenerationCache,
+        limiter: RateLimiter,
+        cache: DocumentCache | None = None,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._generation = generation
         self._limiter = limiter
+        self._cache = cache if cache is not None else DocumentCache(0, 0.0)
 
     async def read(
-        self, deployment_id: str, principal: Principal, client_ip: str, metered: bool = True
+        self,
+        deployment_id: str,
+        principal: Principal,
+        client_ip: str,
+        metered: bool = True,
+        cached: bool = True,
     ) -> StoredStatus | None:
         """The status of ``deployment_id`` if ``principal`` may read it and it is served;
         ``None`` alike for unknown, foreign, deleted and not-yet-created deployments. Counts
         the request against the caller's budgets in the same round trip (RateLimited), unless
-        not ``metered`` (re-reads of an open watch stream, counted when it opened)."""
-        key = self._keys.deployment(await self._served_generation(), deployment_id)
-        if not self._limiter.enabled or not metered:
-            reply = await self._read_only(key, principal)
-            if not reply:
-                return None
-            return StoredStatus(document=reply[1], etag=reply[0].decode(), position=int(reply[2]))
+        not ``metered`` (re-reads of an open watch stream, counted when it opened). Served
+        from the document cache when it holds the caller's document, unless not ``cached``."""
+        generation = await self._served_generation()
+        metering = metered and self._limiter.enabled
+        hit = self._cache.get(generation, deployment_id, principal) if cached else None
+        if hit is not None:
+            if metering:
+                await self.admit(principal.user_id, client_ip)
+            return hit
+        key = self._keys.deployment(generation, deployment_id)
+        # A document the script returns to a reader without the any-deployment scope is
+        # that reader's own: the owner the cache checks later hits against.
+        owner = None if principal.read_any else principal.user_id
+        with self._cache.reading(generation, deployment_id, owner) as fill:
+            if metering:
+                stored = await self._read_metered(key, principal, client_ip)
+            else:
+                stored = await self._read_only(key, principal)
+            fill.put(stored)
+        return stored
+
+    async def _read_metered(
+        self, key: str, principal: Principal, client_ip: str
+    ) -> StoredStatus | None:
+        """The budgets' counters and the READ script in one pipeline."""
         counters = 0
 
         def queue(pipe: Pipeline) -> None:
             nonlocal counters
-            if metered:
-                counters = self._limiter.queue(pipe, principal.user_id, client_ip)
+            counters = self._limiter.queue(pipe, principal.user_id, client_ip)
             pipe.evalsha(READ.sha, 1, key, principal.user_id, "1" if principal.read_any else "0")
 
         replies = await run_pipeline(self._redis, SCRIPTS, queue)
         self._limiter.verdict(replies[:counters])
-        found: list[bytes] | None = replies[counters]
-        if not found:
-            return None
-        etag, document, position = found
-        return StoredStatus(document=document, etag=etag.decode(), position=int(position))
+        return _stored(replies[counters])
 
     async def owned(self, user_id: str) -> list[str]:
         """The served deployments ``user_id`` owns (the projector's per-owner index)."""
@@ -92,7 +109,7 @@ class StatusReader:
             raise StoreUnavailable(f"Redis did not answer: {exc!r}") from exc
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
-    async def _read_only(self, key: str, principal: Principal) -> list[bytes] | None:
+    async def _read_only(self, key: str, principal: Principal) -> StoredStatus | None:
         """The READ script alone, without a pipeline: with no budget to count, a pipeline
         object per request costs more CPU than the command itself."""
         args = (READ.sha, 1, key, principal.user_id, "1" if principal.read_any else "0")
@@ -105,7 +122,7 @@ class StatusReader:
                 found = await self._redis.evalsha(*args)
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis did not answer: {exc!r}") from exc
-        return found
+        return _stored(found)
 
     async def admit(self, user_id: str | None, client_ip: str) -> None:
         """Count a request that reads nothing (bad token, bad id) against the budgets."""
@@ -134,3 +151,10 @@ class StatusReader:
         except (RedisError, OSError):
             return False
         return self._generation.current is not None
+
+
+def _stored(reply: list[bytes] | None) -> StoredStatus | None:
+    if not reply:
+        return None
+    etag, document, position = reply
+    return StoredStatus(document=document, etag=etag.decode(), position=int(position))

@@ -23,9 +23,10 @@ from starlette.background import BackgroundTask
 from api.dependencies import Caller, CallerDep, Feed, Reader
 from api.exceptions import StoreUnavailable, ViewNotReady
 from api.notifications import ChangeFeed
-from api.reader import StatusReader, StoredStatus
+from api.reader import StatusReader
 from api.routes import canonical_uuid
 from api.schemas import ErrorDetail
+from api.stored import StoredStatus
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

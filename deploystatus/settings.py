@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     api_rate_limit_window_seconds: float = Field(default=10.0, gt=0)
     # The API fails fast on a stuck Redis (503), without retries, so requests never pile up.
     api_redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    # Documents each API process keeps after an owner's read (api/document_cache.py): served
+    # again without Redis until the projector's change notification drops them. 0 turns the
+    # cache off. They are served only while the change feed heard from Redis within the
+    # staleness bound, so a frozen or unreachable Redis shows as 503s after at most that long.
+    api_cache_size: int = Field(default=10_000, ge=0)
+    api_cache_max_staleness_ms: int = Field(default=500, ge=10)
 
     # Watch streams (Server-Sent Events): caps per user and per API process (0: no cap), and
     # the heartbeat that keeps idle proxies from closing them.

@@ -1,0 +1,121 @@
+"""The API's document cache (api/document_cache.py) on a real broker, Redis and projector:
+an owner's repeated read costs no Redis command, a change reaches readers, deletions and
+other users still get their 404 from Redis, and a frozen Redis turns into 503s."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+from harness import bearer, publish, running_api, running_projector, wait_for, wait_for_view
+
+from deploystatus.connections import create_redis
+from deploystatus.samples import create_deployment
+from events import new_event
+
+ALICE = str(uuid.UUID(int=1, version=4))
+BOB = str(uuid.UUID(int=2, version=4))
+
+
+async def read_scripts_run(settings) -> int:
+    """How many EVALSHA commands Redis has run so far (the API's reads are EVALSHA)."""
+    async with create_redis(settings) as redis:
+        stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+async def test_owner_reads_hit_the_cache_and_changes_reach_them(settings):
+    # Without request budgets: counting them is a Redis round trip of its own per request.
+    settings = settings.model_copy(
+        update={"api_rate_limit_per_user": 0, "api_rate_limit_per_ip": 0}
+    )
+    dep, events = create_deployment(ALICE, "web", 2, random.Random(7))
+    url, alice = f"/status/{dep.deployment_id}", bearer(settings, ALICE)
+    async with running_projector(settings), running_api(settings) as client:
+        await publish(settings, events)
+        await wait_for_view(settings, events)
+        first = await client.get(url, headers=alice)
+        assert first.status_code == 200
+
+        before = await read_scripts_run(settings)
+        again = [await client.get(url, headers=alice) for _ in range(20)]
+        assert [r.content for r in again] == [first.content] * 20
+        assert {r.headers["etag"] for r in again} == {first.headers["etag"]}
+        # The projector writes with EVALSHA too, but nothing is being written now.
+        assert await read_scripts_run(settings) == before
+
+        # Someone else's request for the cached id goes to Redis and gets the usual 404.
+        foreign = await client.get(url, headers=bearer(settings, BOB))
+        assert foreign.status_code == 404
+        assert await read_scripts_run(settings) == before + 1
+
+        # A change: the projector's notification drops the cached copy.
+        replica_id = next(iter(dep.replicas))
+        change = new_event(
+            "replica.status_changed",
+            dep.deployment_id,
+            {"replica_id": replica_id, "status": "failed"},
+        )
+        await publish(settings, [change])
+        await wait_for_view(settings, [*events, change])
+        changed = await wait_for(
+            lambda: client.get(url, headers=alice),
+            lambda r: r.json()["health"] == "degraded",
+            "the change through the API",
+        )
+        assert changed.headers["etag"] != first.headers["etag"]
+
+        # A deletion: 404 from then on, as for any deleted deployment.
+        await publish(settings, [new_event("deployment.deleted", dep.deployment_id)])
+        await wait_for(
+            lambda: client.get(url, headers=alice), lambda r: r.status_code == 404, "deletion"
+        )
+
+
+async def test_frozen_redis_stops_cached_answers_within_the_bound(own_redis):
+    server, settings = own_redis
+    settings = settings.model_copy(update={"api_cache_max_staleness_ms": 300})
+    dep, events = create_deployment(ALICE, "api", 1, random.Random(8))
+    url, alice = f"/status/{dep.deployment_id}", bearer(settings, ALICE)
+    async with running_projector(settings), running_api(settings) as client:
+        await publish(settings, events)
+        await wait_for_view(settings, events)
+        assert (await client.get(url, headers=alice)).status_code == 200
+        server.pause()
+        try:
+            # Past the staleness bound the cache vouches for nothing: Redis is asked, times out.
+            await asyncio.sleep(0.6)
+            assert (await client.get(url, headers=alice)).status_code == 503
+        finally:
+            server.resume()
+        await wait_for(
+            lambda: client.get(url, headers=alice), lambda r: r.status_code == 200, "recovery"
+        )
+
+
+async def test_lost_subscription_empties_the_cache(settings):
+    """CLIENT KILL of the feed's connection: what was cached is forgotten (messages may have
+    been missed), the feed subscribes again, and later changes still reach readers."""
+    settings = settings.model_copy(
+        update={"api_rate_limit_per_user": 0, "api_rate_limit_per_ip": 0}
+    )
+    dep, events = create_deployment(ALICE, "db", 1, random.Random(9))
+    url, alice = f"/status/{dep.deployment_id}", bearer(settings, ALICE)
+    async with running_projector(settings), running_api(settings) as client:
+        await publish(settings, events)
+        await wait_for_view(settings, events)
+        assert (await client.get(url, headers=alice)).status_code == 200
+        async with create_redis(settings) as redis:
+            assert await redis.client_kill_filter(_type="pubsub") >= 1
+        before = await read_scripts_run(settings)
+        assert (await client.get(url, headers=alice)).status_code == 200
+        assert await read_scripts_run(settings) == before + 1  # not from the cache
+
+        scaled = new_event("deployment.scaled", dep.deployment_id, {"target_replicas": 3})
+        await publish(settings, [scaled])
+        await wait_for(
+            lambda: client.get(url, headers=alice),
+            lambda r: r.json()["target_replicas"] == 3,
+            "the change after resubscription",
+        )

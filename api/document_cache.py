@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from api.auth import Principal
+from api.metrics import CACHE_HITS, CACHE_MISSES
 from api.stored import StoredStatus
 
 
@@ -57,8 +58,6 @@ class DocumentCache:
         # Bumped on every clear: a read begun before a clear must not fill the cache after it.
         self._epoch = 0
         self._heard_at = float("-inf")  # monotonic time the feed last heard from Redis
-        self.hits = 0
-        self.misses = 0
 
     @property
     def enabled(self) -> bool:
@@ -74,10 +73,11 @@ class DocumentCache:
             or (entry.owner != principal.user_id and not principal.read_any)
             or time.monotonic() - self._heard_at > self.max_staleness
         ):
-            self.misses += 1
+            if self.enabled:
+                CACHE_MISSES.inc()
             return None
         self._entries.move_to_end(deployment_id)
-        self.hits += 1
+        CACHE_HITS.inc()
         return entry.status
 
     @contextmanager

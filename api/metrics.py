@@ -12,6 +12,7 @@ import time
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Histogram,
     generate_latest,
     multiprocess,
@@ -26,6 +27,14 @@ REQUEST_SECONDS = Histogram(
     ["method", "route", "status"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+
+DOCUMENT_CACHE_LOOKUPS = Counter(
+    "deploystatus_api_document_cache_lookups",
+    "Status reads answered from the API's document cache (hit) or not (miss: read from Redis)",
+    ["result"],
+)
+CACHE_HITS = DOCUMENT_CACHE_LOOKUPS.labels("hit")
+CACHE_MISSES = DOCUMENT_CACHE_LOOKUPS.labels("miss")
 
 
 class RequestMetrics:

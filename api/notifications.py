@@ -88,12 +88,15 @@ class ChangeFeed:
         self._cache = cache
         # Quiet channels are pinged this often, so the cache knows Redis is still there.
         self._heartbeat_seconds = (
-            min(HEALTH_CHECK_SECONDS, cache.max_staleness / 4) if cache else HEALTH_CHECK_SECONDS
+            min(HEALTH_CHECK_SECONDS, cache.max_staleness / 4)
+            if cache is not None
+            else HEALTH_CHECK_SECONDS
         )
         self._channel = Keys(settings.redis_prefix).changes
         self._by_deployment: dict[str, set[Signal]] = defaultdict(set)
         self._by_owner: dict[str, set[Signal]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
         self.subscribed = asyncio.Event()
 
     @contextlib.contextmanager
@@ -135,13 +138,16 @@ class ChangeFeed:
         self._task = asyncio.create_task(self._listen_forever())
 
     async def stop(self) -> None:
+        # The flag as well as the cancellation: redis-py can turn a cancellation that lands
+        # in a read with a timeout into a connection error, which the loop would retry.
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _listen_forever(self) -> None:
-        while True:
+        while not self._stopped:
             try:
                 await self._listen()
             except (RedisError, OSError) as exc:
@@ -163,7 +169,7 @@ class ChangeFeed:
                 cache.heard_from_redis()
             self.wake_everyone()
             ping_sent = False
-            while True:
+            while not self._stopped:
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=self._heartbeat_seconds
                 )

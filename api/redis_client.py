@@ -25,7 +25,10 @@ def create_redis(settings: Settings) -> RedisClient:
         )
     # redis-py retries failed commands by default (3 times, with backoff): each retry would
     # hold the request for another timeout.
-    options: dict[str, object] = {"retry": Retry(NoBackoff(), 0)}
+    options: dict[str, object] = {
+        "retry": Retry(NoBackoff(), 0),
+        **connections.connection_options(settings.redis_url),
+    }
     if settings.api_max_concurrency:
         # A connection per request in progress at most; past that, "Too many connections",
         # which is a 503 like any Redis failure.

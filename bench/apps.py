@@ -6,6 +6,7 @@
 - ``sql``: the seed's four-query read path (``bench.sql_baseline``).
 - lever variants of ours, each changing one thing without touching production code:
   ``no-token-cache`` (every request verifies its JWT again: what the verified-token cache
+  saves), ``no-document-cache`` (every read goes to Redis: what the document cache
   saves), ``no-hiredis`` (redis-py's pure-Python reply parser) and ``reserialised`` (the
   stored document parsed and served through the response model, i.e. what we avoid by
   serving the stored bytes).
@@ -68,6 +69,11 @@ def no_token_cache(settings: Settings) -> FastAPI:
         api.app.TokenVerifier = original  # type: ignore[misc]
 
 
+def no_document_cache(settings: Settings) -> FastAPI:
+    """Ours with the document cache off: every read goes to Redis."""
+    return api.app.create_app(settings.model_copy(update={"api_cache_size": 0}))
+
+
 def no_hiredis(settings: Settings) -> FastAPI:
     from redis._parsers import _AsyncRESP2Parser
 
@@ -101,6 +107,7 @@ APPS: dict[str, Callable[[Settings], FastAPI]] = {
     "bare": bare,
     "sql": sql,
     "no-token-cache": no_token_cache,
+    "no-document-cache": no_document_cache,
     "no-hiredis": no_hiredis,
     "reserialised": reserialised,
 }

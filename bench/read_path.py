@@ -22,7 +22,7 @@ from bench.kafka_io import publish_bulk
 from bench.procs import pids_named
 from bench.profiling import Profile, start_py_spy, summarise
 from bench.projector_run import project_all
-from bench.servers import LoadRun, ServerOptions, measure, serving
+from bench.servers import LoadRun, ServerOptions, cache_lookups, measure, serving, warm_up
 from bench.services import Stack
 from deploystatus.settings import Settings
 
@@ -48,6 +48,7 @@ class ReadResults:
     checked_documents: int = 0
     fixed_rate: float = 0.0
     profile: Profile | None = None
+    cache_hit_ratio: float | None = None  # ours at saturation, after the warm-up pass
 
 
 async def prepare(stack: Stack, sizes: Sizes, work_dir: Path) -> ReadSetup:
@@ -116,7 +117,11 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
             same_documents(setup, ours.url, sql.url, CORRECTNESS_SAMPLE)
         )
 
+    def warm(server, app=None):  # type: ignore[no-untyped-def]
+        warm_up(server, path_prefix(app or server.app), setup.targets, work_dir)
+
     with serving("sql", setup.settings, logs) as sql:
+        warm(sql)
         saturated = load(sql, "SQL baseline", "saturation", sizes.saturation_seconds, 32)
         results.runs.append(saturated)
         results.fixed_rate = max(10.0, saturated.wrk.rps * MODERATE_FRACTION)
@@ -127,9 +132,13 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
 
     for app, label in (("ours", "ours"), ("bare", "bare endpoint")):
         with serving(app, setup.settings, logs) as server:
+            warm(server)
+            before = cache_lookups(server)
             results.runs.append(
                 load(server, label, "saturation", sizes.saturation_seconds, sizes.connections)
             )
+            if app == "ours":
+                results.cache_hit_ratio = _hit_ratio(before, cache_lookups(server))
             results.runs.append(
                 load(server, label, "fixed rate", sizes.fixed_rate_seconds, 8, delay_ms)
             )
@@ -149,15 +158,23 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
         ("ours", ServerOptions(access_log=True), "ours with uvicorn's access log on"),
         ("no-hiredis", ServerOptions(), "ours without hiredis"),
         ("no-token-cache", ServerOptions(), "ours without the verified-token cache"),
+        ("no-document-cache", ServerOptions(), "ours without the document cache"),
         ("reserialised", ServerOptions(), "ours re-serialising via response_model"),
         ("bare", ServerOptions(loop="asyncio", http="h11"), "bare endpoint on asyncio+h11"),
     ]
     for app, options, label in variants:
         with serving(app, setup.settings, logs, options) as server:
+            warm(server, app)
             results.levers.append(
                 load(server, label, "saturation", sizes.lever_seconds, sizes.connections, 0, app)
             )
     return results
+
+
+def _hit_ratio(before: dict[str, float], after: dict[str, float]) -> float | None:
+    hits = after.get("hit", 0.0) - before.get("hit", 0.0)
+    misses = after.get("miss", 0.0) - before.get("miss", 0.0)
+    return hits / (hits + misses) if hits + misses else None
 
 
 def _profile(pid: int, sizes: Sizes, work_dir: Path, drive) -> Profile | None:  # type: ignore[no-untyped-def]

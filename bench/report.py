@@ -121,7 +121,15 @@ def markdown(results: RunResults, findings: str) -> str:
             f"its own owner and token; PostgreSQL rows: {setup.pg_rows}. "
             f"{read.checked_documents} documents compared (our API == SQL baseline == fold). "
             f"Fixed rate: {read.fixed_rate:,.0f} req/s target "
-            f"({8} connections with a per-request delay; wrk 4 has no open-loop mode).",
+            f"({8} connections with a per-request delay; wrk 4 has no open-loop mode). "
+            "Each server first gets a warm-up pass requesting every target once (as a "
+            "long-running process has seen its users' deployments); "
+            + (
+                f"{read.cache_hit_ratio:.1%} of our reads at saturation were then answered "
+                "from the document cache (the rest from Redis)."
+                if read.cache_hit_ratio is not None
+                else "the document cache reported no lookups."
+            ),
             "",
             read_table(read),
             "",

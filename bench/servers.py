@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from bench.procs import cpu_seconds, cpu_seconds_of, rss_bytes
 from bench.services import PG_DSN, spawn, stop, wait_http
 from bench.wrk import WrkResult, run_wrk
@@ -16,6 +18,9 @@ from deploystatus.devstack import free_port
 from deploystatus.settings import Settings
 
 WARMUP_SECONDS = 1
+# Requests per second assumed of a cold server when sizing the warm-up pass (a low guess:
+# the pass must reach every target).
+WARM_UP_RATE = 1500
 RSS_SAMPLE_SECONDS = 0.5
 
 
@@ -65,6 +70,31 @@ def serving(
         yield Server(app, process.pid, f"http://127.0.0.1:{port}")
     finally:
         stop(process)
+
+
+def warm_up(server: Server, prefix: str, targets: Path, work_dir: Path) -> None:
+    """Every target requested once (and more, until the time is up), as a long-running API
+    process has seen them: its token and document caches filled, nothing measured."""
+    count = sum(1 for _ in targets.open())
+    run_wrk(
+        server.url,
+        prefix,
+        targets,
+        seconds=max(2, count // WARM_UP_RATE + 1),
+        connections=32,
+        work_dir=work_dir,
+        sequential=True,
+    )
+
+
+def cache_lookups(server: Server) -> dict[str, float]:
+    """The server's document cache lookups so far, by result (hit, miss), from /metrics."""
+    counts = {}
+    for line in httpx.get(f"{server.url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("deploystatus_api_document_cache_lookups_total{"):
+            result = line.split('result="', 1)[1].split('"', 1)[0]
+            counts[result] = float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 def measure(

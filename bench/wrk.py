@@ -28,9 +28,7 @@ function init(args)
   end
   math.randomseed(os.time() + tonumber(tostring(requests):sub(-6), 16))
 end
-function request()
-  return requests[math.random(#requests)]
-end
+@REQUEST@
 @DELAY@
 function done(summary, latency, requests)
   local e = summary.errors
@@ -43,6 +41,13 @@ function done(summary, latency, requests)
 end
 """
 _DELAY = "function delay() return %d end"
+_RANDOM = "function request() return requests[math.random(#requests)] end"
+# Every target once, in order, then again: the warm-up pass.
+_SEQUENTIAL = """local next_index = 0
+function request()
+  next_index = next_index % #requests + 1
+  return requests[next_index]
+end"""
 
 
 class WrkMissing(RuntimeError):
@@ -75,10 +80,11 @@ def wrk_binary() -> str:
     return found
 
 
-def write_script(directory: Path, delay_ms: int) -> Path:
-    path = directory / f"status-{delay_ms}.lua"
+def write_script(directory: Path, delay_ms: int, sequential: bool = False) -> Path:
+    path = directory / f"status-{delay_ms}{'-sequential' if sequential else ''}.lua"
     delay = _DELAY % delay_ms if delay_ms > 0 else ""
-    path.write_text(_SCRIPT.replace("@DELAY@", delay).replace("@MARKER@", MARKER))
+    script = _SCRIPT.replace("@DELAY@", delay).replace("@MARKER@", MARKER)
+    path.write_text(script.replace("@REQUEST@", _SEQUENTIAL if sequential else _RANDOM))
     return path
 
 
@@ -91,9 +97,11 @@ def run_wrk(
     connections: int,
     work_dir: Path,
     delay_ms: int = 0,
+    sequential: bool = False,
 ) -> WrkResult:
-    """One bounded wrk run (``-d seconds``, 5 s timeout per request) against ``url``."""
-    script = write_script(work_dir, delay_ms)
+    """One bounded wrk run (``-d seconds``, 5 s timeout per request) against ``url``; each
+    request for a random target, or ``sequential``: every target in turn."""
+    script = write_script(work_dir, delay_ms, sequential)
     command = [
         wrk_binary(),
         "-t1",

@@ -18,6 +18,17 @@ def decode(key: bytes | None, value: bytes | None) -> Event:
     if value is None:
         raise InvalidEvent("no_value", "record has no value (a tombstone is not an event)")
     try:
+        # The fast path, parsing and validating in one pass (a third cheaper than parsing
+        # first); a record it refuses is decoded again step by step, to say why.
+        event: Event = event_adapter.validate_json(value)
+    except ValidationError:
+        event = _decode_invalid(value)
+    _check_key(key, value, event)
+    return event
+
+
+def _decode_invalid(value: bytes) -> Event:
+    try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise InvalidEvent("not_json", f"value is not JSON: {exc}") from None
@@ -30,13 +41,20 @@ def decode(key: bytes | None, value: bytes | None) -> Event:
         raise InvalidEvent("wrong_specversion", f"specversion {obj['specversion']!r} is not '1.0'")
     if obj["type"] not in EVENT_TYPES:
         raise InvalidEvent("unknown_type", f"event {obj['id']!r}: unknown type {obj['type']!r}")
-    event = _validate(obj)
-    subject = obj["subject"]
-    if key is None or key.decode("utf-8", "replace") != subject:
-        raise InvalidEvent(
-            "key_mismatch", f"event {event.id!r}: record key {key!r} is not the subject {subject!r}"
-        )
-    return event
+    return _validate(obj)
+
+
+def _check_key(key: bytes | None, value: bytes, event: Event) -> None:
+    """The key must be the subject: as written, or in its canonical form (checked first: it
+    is what producers send, and it needs no second parse)."""
+    if key is not None:
+        text = key.decode("utf-8", "replace")
+        if text == event.deployment_id or text == orjson.loads(value)["subject"]:
+            return
+    subject = orjson.loads(value)["subject"]
+    raise InvalidEvent(
+        "key_mismatch", f"event {event.id!r}: record key {key!r} is not the subject {subject!r}"
+    )
 
 
 def encode(event: Event) -> tuple[bytes, bytes]:

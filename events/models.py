@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
@@ -84,9 +85,10 @@ class _CloudEvent(_Model):
     time: AwareDatetime
     datacontenttype: Literal["application/json"] | None = None
 
-    @property
+    @cached_property
     def deployment_id(self) -> str:
-        """The canonical (lower-case, hyphenated) deployment id."""
+        """The canonical (lower-case, hyphenated) deployment id (formatted once: the codec
+        and the projector both ask for it)."""
         return str(self.subject)
 
 

@@ -114,7 +114,7 @@ class Projector:
         self._cache = StateCache(state_cache_size)
         # None while replaying for a rebuild: the projectors maintain index and changelog.
         self._fanout = fanout
-        self._written: dict[str, DeploymentState] = {}  # by the batch in hand
+        self._written: dict[str, Write] = {}  # by the batch in hand
         self.stopping = stopping
         self.stats = Stats()
 
@@ -204,24 +204,25 @@ class Projector:
         for _ in range(CONFLICT_ROUNDS):
             stored = await self._load(pending)
             writes = []
-            folded: dict[str, DeploymentState] = {}
+            folded: dict[str, Write] = {}
             newly_applied: dict[str, int] = {}
             for deployment_id, deployment_records in pending.items():
                 before = stored[deployment_id]
                 after = fold_records(before, deployment_records)
                 if after is not None and after is not before:
-                    writes.append(Write(after, before.position if before else -1))
-                    folded[deployment_id] = after
+                    write = Write(after, before.position if before else -1)
+                    writes.append(write)
+                    folded[deployment_id] = write
                 applied_before = before.events_applied if before else 0
                 newly_applied[deployment_id] = after.events_applied - applied_before if after else 0
             conflicts = await self._store.save(writes)
             # What was written is what Redis holds now; a refused write means the cached
             # state (if any) is stale: the next round loads it afresh.
             self._cache.discard(conflicts)
-            for deployment_id, state in folded.items():
+            for deployment_id, write in folded.items():
                 if deployment_id not in conflicts:
-                    self._cache.put(partition_of[deployment_id], state)
-                    self._written[deployment_id] = state
+                    self._cache.put(partition_of[deployment_id], write.state)
+                    self._written[deployment_id] = write
             self.stats.documents_written += len(writes) - len(conflicts)
             # Summed first: each inc() takes the metric's lock.
             applied_total = deduplicated_total = 0

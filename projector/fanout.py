@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from projector.changelog import Changelog
-from projector.document import render
-from projector.state import DeploymentState
-from projector.store import RedisStatusStore
+from projector.store import RedisStatusStore, Write
 
 
 class Fanout:
@@ -18,13 +16,13 @@ class Fanout:
         self._store = store
         self._changelog = changelog
 
-    async def publish(self, written: Mapping[str, DeploymentState]) -> None:
+    async def publish(self, written: Mapping[str, Write]) -> None:
         # Deployments never created have nothing to index or log yet.
-        known = {dep: state for dep, state in written.items() if state.created}
+        known = {dep: write for dep, write in written.items() if write.state.created}
         if not known:
             return
-        await self._store.index_owners(known.values())
+        await self._store.index_owners(write.state for write in known.values())
         if self._changelog is not None:
             await self._changelog.publish(
-                {dep: (render(state), state.position) for dep, state in known.items()}
+                {dep: (write.document, write.state.position) for dep, write in known.items()}
             )

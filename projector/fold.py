@@ -4,7 +4,6 @@ same order always give the same state, which is what makes rebuilds and redelive
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from events.models import (
     DeploymentCreated,
@@ -15,71 +14,87 @@ from events.models import (
     Event,
     ReplicaRemoved,
     ReplicaStatusChanged,
+    Resources,
 )
 from projector.state import (
     DEDUP_WINDOW,
+    DIGEST_SIZE,
     HISTORY_LIMIT,
     DeploymentState,
     ReplicaState,
     ResourcesState,
     StatusChange,
+    event_digest,
     format_time,
+    remembers,
 )
-
-Changes = dict[str, Any]
 
 
 def apply(state: DeploymentState | None, event: Event) -> DeploymentState:
     """Fold one event into a deployment's state. An event id already applied is a no-op."""
-    if state is None:
-        state = DeploymentState(deployment_id=event.deployment_id)
-    if event.id in state.recent_event_ids:
+    if state is not None and remembers(state.recent_events, event_digest(event.id)):
         return state
-    return state.model_copy(update=_update(state, event))
+    new = state.copy() if state is not None else DeploymentState(event.deployment_id)
+    _apply_into(new, event)
+    return new
 
 
 def apply_record(state: DeploymentState | None, event: Event, offset: int) -> DeploymentState:
     """Fold the event read at ``offset``, unless the state already holds that offset
     (a record redelivered after a crash between the store's write and the commit)."""
-    if state is not None and offset <= state.position:
-        return state
-    if state is None:
-        state = DeploymentState(deployment_id=event.deployment_id)
-    # Same result as ``apply`` then setting the position, with one copy of the state
-    # instead of two: the copies are most of the fold's cost.
-    update = {} if event.id in state.recent_event_ids else _update(state, event)
-    update["position"] = offset
-    return state.model_copy(update=update)
+    folded = fold_records(state, [(offset, event)])
+    assert folded is not None
+    return folded
 
 
-def _update(state: DeploymentState, event: Event) -> Changes:
+def fold_records(
+    state: DeploymentState | None, records: list[tuple[int, Event]]
+) -> DeploymentState | None:
+    """Fold one deployment's records, given as (offset, event) in log order. The given state
+    is not changed: it is copied once, and the copy takes every record in turn (the copies
+    were most of the fold's cost when each event made one)."""
+    folded, copied = state, False
+    for offset, event in records:
+        if folded is not None and offset <= folded.position:
+            continue
+        if not copied:
+            folded = folded.copy() if folded is not None else DeploymentState(event.deployment_id)
+            copied = True
+        assert folded is not None
+        _apply_into(folded, event)
+        folded.position = offset
+    return folded
+
+
+def _apply_into(state: DeploymentState, event: Event) -> None:
+    """Apply ``event`` to ``state`` in place (a state of the fold's own), unless applied."""
+    digest = event_digest(event.id)
+    if remembers(state.recent_events, digest):
+        return
     event_time = format_time(event.time)
-    changes = _changes(state, event, event_time)
-    changes["updated_at"] = max(state.updated_at or event_time, event_time)
-    changes["events_applied"] = state.events_applied + 1
-    changes["recent_event_ids"] = (*state.recent_event_ids, event.id)[-DEDUP_WINDOW:]
-    return changes
+    _change(state, event, event_time)
+    if state.updated_at is None or event_time > state.updated_at:
+        state.updated_at = event_time
+    state.events_applied += 1
+    state.recent_events = (state.recent_events + digest)[-DEDUP_WINDOW * DIGEST_SIZE :]
 
 
-def _changes(state: DeploymentState, event: Event, event_time: str) -> Changes:
+def _change(state: DeploymentState, event: Event, event_time: str) -> None:
     match event:
         case DeploymentCreated(data=data):
-            changes: Changes = {
-                "created": True,
-                "owner": str(data.user_id),
-                "name": data.name,
-                "target_replicas": data.target_replicas,
-                "created_at": event_time,
-            }
+            state.created = True
+            state.owner = str(data.user_id)
+            state.name = data.name
+            state.target_replicas = data.target_replicas
+            state.created_at = event_time
             # A status set by events that overtook the creation is kept unless the
             # creation states one itself; the default only fills a gap.
             if "status" in data.model_fields_set or state.status is None:
-                changes["status"] = data.status
+                state.status = data.status
             if data.resources is not None:
-                changes["resources"] = ResourcesState(**data.resources.model_dump())
-            return changes
+                state.resources = _resources(data.resources)
         case DeploymentScaled(data=data):
-            return {"target_replicas": data.target_replicas}
+            state.target_replicas = data.target_replicas
         case DeploymentStatusChanged(data=data):
             entry = StatusChange(
                 old_status=data.old_status,
@@ -88,17 +103,23 @@ def _changes(state: DeploymentState, event: Event, event_time: str) -> Changes:
                 reason=data.reason,
                 seq=state.events_applied,
             )
-            return {"status": data.new_status, "history": _add_history(state.history, entry)}
+            state.status = data.new_status
+            state.history = _add_history(state.history, entry)
         case DeploymentResourcesAllocated(data=data):
-            return {"resources": ResourcesState(**data.model_dump())}
+            state.resources = _resources(data)
         case DeploymentDeleted():
-            return {"deleted": True}
+            state.deleted = True
         case ReplicaStatusChanged():
-            return {"replicas": _replica_status_changed(state.replicas, event, event_time)}
+            state.replicas = _replica_status_changed(state.replicas, event, event_time)
         case ReplicaRemoved(data=data):
             replica_id = str(data.replica_id)
-            return {"replicas": tuple(r for r in state.replicas if r.id != replica_id)}
-    raise AssertionError(f"unhandled event type {event.type!r}")  # pragma: no cover
+            state.replicas = tuple(r for r in state.replicas if r.id != replica_id)
+        case _:  # pragma: no cover
+            raise AssertionError(f"unhandled event type {event.type!r}")
+
+
+def _resources(given: Resources) -> ResourcesState:
+    return ResourcesState(given.cpu_cores, given.memory_mb, given.gpu_units, given.storage_gb)
 
 
 def _add_history(
@@ -158,12 +179,3 @@ def _optional_time(value: datetime | None) -> str | None:
 
 def _optional_str(value: object | None) -> str | None:
     return str(value) if value is not None else None
-
-
-def fold_records(
-    state: DeploymentState | None, records: list[tuple[int, Event]]
-) -> DeploymentState | None:
-    """Fold one deployment's records, given as (offset, event) in log order."""
-    for offset, event in records:
-        state = apply_record(state, event, offset)
-    return state

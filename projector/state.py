@@ -1,20 +1,33 @@
 """The fold's state for one deployment: everything its status document is rendered from.
 
+A slotted dataclass of named tuples, not pydantic models: the state is internal (only the
+fold builds it, from events already validated), and the projector copies and serialises
+one per deployment per batch, where a model's validation and copying cost more than the
+fold itself. Named tuples are immutable, so copies of a state share them safely.
+
 Timestamps are kept as canonical UTC strings (``2026-11-28T12:00:00.123456Z``): fixed
 width, so they sort chronologically as strings and render without re-formatting.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+import orjson
 
 HISTORY_LIMIT = 10
 # How many recent event ids a deployment remembers to drop producer retries. A retry
 # arrives right after the original; a window keeps the state bounded for long-lived
 # deployments.
 DEDUP_WINDOW = 64
+# Event ids are remembered as 8-byte digests, newest last, in one bytes object: the state's
+# size no longer depends on how long producers' ids are (a 64-bit digest collides with one
+# of 64 others with odds of about 2^-58).
+DIGEST_SIZE = 8
 
 
 def format_time(value: datetime) -> str:
@@ -22,20 +35,30 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+def event_digest(event_id: str) -> bytes:
+    return hashlib.blake2b(event_id.encode(), digest_size=DIGEST_SIZE).digest()
 
 
-class ReplicaState(_Frozen):
+def remembers(recent: bytes, digest: bytes) -> bool:
+    """Whether ``digest`` is one of the digests packed in ``recent`` (at a digest boundary)."""
+    index = recent.find(digest)
+    while index != -1:
+        if index % DIGEST_SIZE == 0:
+            return True
+        index = recent.find(digest, index + 1)
+    return False
+
+
+class ReplicaState(NamedTuple):
     id: str
-    node_id: str | None = None
     status: str
+    node_id: str | None = None
     container_id: str | None = None
     started_at: str | None = None
     stopped_at: str | None = None
 
 
-class StatusChange(_Frozen):
+class StatusChange(NamedTuple):
     old_status: str | None
     new_status: str
     changed_at: str
@@ -43,14 +66,21 @@ class StatusChange(_Frozen):
     seq: int  # log order within the deployment: breaks ties between equal changed_at
 
 
-class ResourcesState(_Frozen):
+class ResourcesState(NamedTuple):
     cpu_cores: float = 0.0
     memory_mb: int = 0
     gpu_units: int = 0
     storage_gb: int = 0
 
 
-class DeploymentState(_Frozen):
+NO_RESOURCES = ResourcesState()
+
+
+@dataclass(slots=True)
+class DeploymentState:
+    """Mutable only inside ``projector.fold``, on a copy of its own (``copy()``): every other
+    holder of a state treats it as a value."""
+
     deployment_id: str
     created: bool = False
     deleted: bool = False
@@ -58,13 +88,13 @@ class DeploymentState(_Frozen):
     name: str | None = None
     status: str | None = None
     target_replicas: int = 0
-    resources: ResourcesState = ResourcesState()
+    resources: ResourcesState = NO_RESOURCES
     replicas: tuple[ReplicaState, ...] = ()
     history: tuple[StatusChange, ...] = ()  # newest first, at most HISTORY_LIMIT
     created_at: str | None = None
     updated_at: str | None = None
     events_applied: int = 0
-    recent_event_ids: tuple[str, ...] = ()
+    recent_events: bytes = b""  # digests of the last DEDUP_WINDOW event ids, newest last
     # Offset of the last record folded into this state (its partition is fixed by the key);
     # -1 before any. Stored with the state so a redelivered record is recognised and skipped.
     position: int = -1
@@ -74,9 +104,44 @@ class DeploymentState(_Frozen):
         """Whether the status endpoint serves this deployment."""
         return self.created and not self.deleted
 
+    def copy(self) -> DeploymentState:
+        # Positional and by hand: several times cheaper than dataclasses.replace or copy.copy.
+        return DeploymentState(
+            self.deployment_id,
+            self.created,
+            self.deleted,
+            self.owner,
+            self.name,
+            self.status,
+            self.target_replicas,
+            self.resources,
+            self.replicas,
+            self.history,
+            self.created_at,
+            self.updated_at,
+            self.events_applied,
+            self.recent_events,
+            self.position,
+        )
+
     def to_json(self) -> bytes:
-        return self.model_dump_json().encode()
+        """JSON with the value objects as arrays, in field order: compact, and several times
+        faster to write and read than objects."""
+        return orjson.dumps(self, default=_encode)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> DeploymentState:
-        return cls.model_validate_json(raw)
+        obj: dict[str, Any] = orjson.loads(raw)
+        obj["resources"] = ResourcesState(*obj["resources"])
+        obj["replicas"] = tuple(ReplicaState(*r) for r in obj["replicas"])
+        obj["history"] = tuple(StatusChange(*h) for h in obj["history"])
+        obj["recent_events"] = base64.b64decode(obj["recent_events"])
+        return cls(**obj)
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, tuple):  # the NamedTuple value objects; orjson takes plain tuples
+        return tuple(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not part of a deployment state")

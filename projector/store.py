@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
@@ -48,10 +48,18 @@ return 1
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """A new state for one deployment, valid only if the store still holds ``expected``."""
+    """A new state for one deployment, valid only if the store still holds ``expected``;
+    rendered once here for the store and the changelog alike."""
 
     state: DeploymentState
     expected: int  # the position the state was folded from; -1 for a new deployment
+    document: bytes | None = field(init=False)  # None: not served (see ``render``)
+    etag: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        document = render(self.state)
+        object.__setattr__(self, "document", document)
+        object.__setattr__(self, "etag", etag(document) if document is not None else "")
 
 
 class RedisStatusStore:
@@ -104,14 +112,13 @@ class RedisStatusStore:
 
     def _save_call(self, write: Write) -> tuple[list[str], list[str | bytes]]:
         state = write.state
-        document = render(state)
         args: list[str | bytes] = [
             str(write.expected),
             str(state.position),
             state.to_json(),
-            document or b"",
+            write.document or b"",
             state.owner or "",
-            etag(document) if document else "",
+            write.etag,
             self.notify_channel,
             f"{state.deployment_id} {state.owner or ''} {state.position}",
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta, timezone
 
 import pytest
@@ -97,7 +98,7 @@ def test_apply_record_duplicate_id_at_new_offset_moves_position_only(ev: Events)
     state = apply_record(apply_record(None, ev.created(), 1), scaled, 2)
     after = apply_record(state, scaled, 3)
     assert after.position == 3
-    assert after.model_copy(update={"position": 2}) == state
+    assert dataclasses.replace(after, position=2) == state
 
 
 def test_fold_records_skips_redelivered(ev: Events) -> None:

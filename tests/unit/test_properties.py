@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
 from datetime import UTC, timedelta, timezone
@@ -236,7 +237,7 @@ def test_producer_retries_are_applied_once(log: list[Event]) -> None:
     assert with_retries.keys() == without.keys()
     for deployment_id, state in without.items():
         other = with_retries[deployment_id]
-        assert other.model_copy(update={"position": state.position}) == state
+        assert dataclasses.replace(other, position=state.position) == state
         assert render(other) == render(state)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from projector.state import DeploymentState
@@ -29,7 +30,7 @@ def test_newer_state_replaces_the_cached_one():
     """Putting a deployment's state again keeps only the latest one."""
     cache = StateCache(5)
     old = state(position=3)
-    new = old.model_copy(update={"position": 7})
+    new = dataclasses.replace(old, position=7)
     cache.put(1, old)
     cache.put(1, new)
     assert cache.get(old.deployment_id) is new

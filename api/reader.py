@@ -1,4 +1,5 @@
-"""Reading a deployment's stored status: one round trip, no folding, no re-serialising.
+"""Reading a deployment's stored status: one round trip (or none, from the document cache),
+no folding, no re-serialising.
 
 The owner check runs inside Redis (a script around the HMGET), so for every not-found case
 (unknown, someone else's, deleted, not yet created) Redis does the same lookup and sends

@@ -178,13 +178,19 @@ class Projector:
             await retry(lambda: self._apply(valid, partition_of), "store write", self.stopping)
         written, self._written = self._written, {}
         fanout = self._fanout
-        if written and fanout is not None:
-            await retry(lambda: fanout.publish(written), "owner index and changelog", self.stopping)
         next_offsets = {tp.partition: records[-1].offset + 1 for tp, records in batch.items()}
-        await retry(
-            lambda: self._generations.advance(self.generation, next_offsets),
-            "progress write",
-            self.stopping,
+        # Independent of each other, both before the commit: concurrently.
+        await asyncio.gather(
+            retry(
+                lambda: self._generations.advance(self.generation, next_offsets),
+                "progress write",
+                self.stopping,
+            ),
+            *(
+                [retry(lambda: fanout.publish(written), "owner index and changelog", self.stopping)]
+                if written and fanout is not None
+                else []
+            ),
         )
         await self._commit(batch)
 

@@ -8,24 +8,25 @@ Every operation touches one key, which keeps the store valid on a Redis Cluster.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
 from deploystatus import keys as fields
 from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
+from deploystatus.scripts import LuaScript, run_scripts
 from projector.document import etag, render
 from projector.exceptions import StoreUnavailable, ViewLost
 from projector.state import DeploymentState
 
 # ARGV: expected position, new position, state, document ('' = not served), owner, etag,
 # change channel ('' = none), change message
-_SAVE_SCRIPT = f"""
+SAVE = LuaScript(
+    f"""
 local current = redis.call('HGET', KEYS[1], '{fields.POSITION}') or '-1'
 if current ~= ARGV[1] then
   -- A document that existed when it was read and is gone now: Redis lost data.
@@ -44,6 +45,7 @@ end
 if ARGV[7] ~= '' and old_etag ~= ARGV[6] then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
 return 1
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,6 @@ class RedisStatusStore:
         # Where change notifications go ('' = nowhere): the served generation's writers set
         # it; a rebuild sets it once its generation is served.
         self.notify_channel = notify_channel
-        self._save = redis.register_script(_SAVE_SCRIPT)
 
     async def load(self, deployment_ids: Sequence[str]) -> dict[str, DeploymentState | None]:
         """The stored states of these deployments (``None`` for unknown ones), one round trip."""
@@ -95,22 +96,21 @@ class RedisStatusStore:
         if not writes:
             return set()
         calls = [self._save_call(write) for write in writes]
+
+        def queue(pipe: Any) -> None:
+            for key, args in calls:
+                pipe.evalsha(SAVE.sha, 1, key, *args)
+
         async with translate_errors("save states"):
-            if isinstance(self._redis, RedisCluster):
-                # Cluster pipelines refuse scripts: concurrent calls, one per key's node.
-                results = await asyncio.gather(
-                    *(self._save(keys=keys, args=args) for keys, args in calls)
-                )
-            else:
-                pipe = self._redis.pipeline(transaction=False)
-                for keys, args in calls:
-                    await self._save(keys=keys, args=args, client=pipe)
-                results = await pipe.execute()
+            results = await run_scripts(self._redis, (SAVE,), queue)
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
         if -1 in results:
             raise ViewLost(f"documents of generation {self.generation} vanished from Redis")
         return {w.state.deployment_id for w, ok in zip(writes, results, strict=True) if not ok}
 
-    def _save_call(self, write: Write) -> tuple[list[str], list[str | bytes]]:
+    def _save_call(self, write: Write) -> tuple[str, list[str | bytes]]:
         state = write.state
         args: list[str | bytes] = [
             str(write.expected),
@@ -122,7 +122,7 @@ class RedisStatusStore:
             self.notify_channel,
             f"{state.deployment_id} {state.owner or ''} {state.position}",
         ]
-        return [self._keys.deployment(self.generation, state.deployment_id)], args
+        return self._keys.deployment(self.generation, state.deployment_id), args
 
     async def index_owners(self, states: Iterable[DeploymentState]) -> None:
         """Keep each owner's set of served deployments (read by `GET /status/watch`)."""

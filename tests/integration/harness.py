@@ -23,9 +23,10 @@ from api.auth import mint_token
 from deploystatus.connections import create_producer, create_redis
 from deploystatus.devstack import free_port
 from deploystatus.keys import DOCUMENT, STATE, Keys
+from deploystatus.samples import SimulatedDeployment
 from deploystatus.settings import Settings
 from deploystatus.topics import ensure_topics
-from events.models import Event
+from events.models import Event, new_event
 from events.publisher import EventPublisher
 from projector.document import render
 from projector.fold import apply
@@ -190,6 +191,14 @@ async def running_api(
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+
+
+def replica_change(dep: SimulatedDeployment, status: str) -> Event:
+    """A status change of the deployment's first replica."""
+    replica_id = next(iter(dep.replicas))
+    return new_event(
+        "replica.status_changed", dep.deployment_id, {"replica_id": replica_id, "status": status}
+    )
 
 
 def bearer(settings: Settings, user_id: str) -> dict[str, str]:

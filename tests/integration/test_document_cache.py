@@ -5,10 +5,20 @@ other users still get their 404 from Redis, and a frozen Redis turns into 503s."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 
-from harness import bearer, publish, running_api, running_projector, wait_for, wait_for_view
+import pytest
+from harness import (
+    bearer,
+    publish,
+    replica_change,
+    running_api,
+    running_projector,
+    wait_for,
+    wait_for_view,
+)
 
 from deploystatus.connections import create_redis
 from deploystatus.samples import create_deployment
@@ -25,16 +35,27 @@ async def read_scripts_run(settings) -> int:
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
 
 
-async def test_owner_reads_hit_the_cache_and_changes_reach_them(settings):
-    # Without request budgets: counting them is a Redis round trip of its own per request.
-    settings = settings.model_copy(
-        update={"api_rate_limit_per_user": 0, "api_rate_limit_per_ip": 0}
-    )
-    dep, events = create_deployment(ALICE, "web", 2, random.Random(7))
+@pytest.fixture
+def unmetered(settings):
+    """Settings without request budgets: counting them is a Redis round trip of its own."""
+    return settings.model_copy(update={"api_rate_limit_per_user": 0, "api_rate_limit_per_ip": 0})
+
+
+@contextlib.asynccontextmanager
+async def alices_deployment(settings, seed: int):
+    """A projector and an API serving one deployment of Alice's (2 replicas, running):
+    yields the client, the deployment, its events, its URL and Alice's headers."""
+    dep, events = create_deployment(ALICE, f"svc-{seed}", 2, random.Random(seed))
     url, alice = f"/status/{dep.deployment_id}", bearer(settings, ALICE)
     async with running_projector(settings), running_api(settings) as client:
         await publish(settings, events)
         await wait_for_view(settings, events)
+        yield client, dep, events, url, alice
+
+
+async def test_owner_reads_hit_the_cache_and_changes_reach_them(unmetered):
+    settings = unmetered
+    async with alices_deployment(settings, 7) as (client, dep, events, url, alice):
         first = await client.get(url, headers=alice)
         assert first.status_code == 200
 
@@ -51,12 +72,7 @@ async def test_owner_reads_hit_the_cache_and_changes_reach_them(settings):
         assert await read_scripts_run(settings) == before + 1
 
         # A change: the projector's notification drops the cached copy.
-        replica_id = next(iter(dep.replicas))
-        change = new_event(
-            "replica.status_changed",
-            dep.deployment_id,
-            {"replica_id": replica_id, "status": "failed"},
-        )
+        change = replica_change(dep, "failed")
         await publish(settings, [change])
         await wait_for_view(settings, [*events, change])
         changed = await wait_for(
@@ -76,11 +92,7 @@ async def test_owner_reads_hit_the_cache_and_changes_reach_them(settings):
 async def test_frozen_redis_stops_cached_answers_within_the_bound(own_redis):
     server, settings = own_redis
     settings = settings.model_copy(update={"api_cache_max_staleness_ms": 300})
-    dep, events = create_deployment(ALICE, "api", 1, random.Random(8))
-    url, alice = f"/status/{dep.deployment_id}", bearer(settings, ALICE)
-    async with running_projector(settings), running_api(settings) as client:
-        await publish(settings, events)
-        await wait_for_view(settings, events)
+    async with alices_deployment(settings, 8) as (client, _, _, url, alice):
         assert (await client.get(url, headers=alice)).status_code == 200
         server.pause()
         try:
@@ -94,17 +106,11 @@ async def test_frozen_redis_stops_cached_answers_within_the_bound(own_redis):
         )
 
 
-async def test_lost_subscription_empties_the_cache(settings):
+async def test_lost_subscription_empties_the_cache(unmetered):
     """CLIENT KILL of the feed's connection: what was cached is forgotten (messages may have
     been missed), the feed subscribes again, and later changes still reach readers."""
-    settings = settings.model_copy(
-        update={"api_rate_limit_per_user": 0, "api_rate_limit_per_ip": 0}
-    )
-    dep, events = create_deployment(ALICE, "db", 1, random.Random(9))
-    url, alice = f"/status/{dep.deployment_id}", bearer(settings, ALICE)
-    async with running_projector(settings), running_api(settings) as client:
-        await publish(settings, events)
-        await wait_for_view(settings, events)
+    settings = unmetered
+    async with alices_deployment(settings, 9) as (client, dep, _, url, alice):
         assert (await client.get(url, headers=alice)).status_code == 200
         async with create_redis(settings) as redis:
             assert await redis.client_kill_filter(_type="pubsub") >= 1

@@ -7,11 +7,10 @@ import uuid
 
 import orjson
 import pytest
-from harness import bearer, publish, running_api, running_projector, wait_for_view
+from harness import bearer, publish, replica_change, running_api, running_projector, wait_for_view
 
 from api.schemas import StatusDocument
 from deploystatus.samples import create_deployment, simulation_step
-from events import new_event
 
 # The same contract on a single Redis and on a 3-master Redis Cluster.
 pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)
@@ -61,12 +60,7 @@ async def test_changes_reach_the_api_and_change_the_etag(settings):
         assert unchanged.status_code == 304
         assert unchanged.content == b""
 
-        replica_id = next(iter(dep.replicas))
-        change = new_event(
-            "replica.status_changed",
-            dep.deployment_id,
-            {"replica_id": replica_id, "status": "failed"},
-        )
+        change = replica_change(dep, "failed")
         await publish(settings, [change])
         await wait_for_view(settings, [*events, change])
 

@@ -18,6 +18,7 @@ from harness import (
     bearer,
     publish,
     read_topic,
+    replica_change,
     run_cli,
     running_api,
     running_projector,
@@ -49,13 +50,6 @@ async def next_event(events, name: str = "status", patience: float = 30) -> Serv
             if event.name == name:
                 return event
     raise AssertionError("the stream ended")
-
-
-def replica_change(dep, status: str):
-    replica_id = next(iter(dep.replicas))
-    return new_event(
-        "replica.status_changed", dep.deployment_id, {"replica_id": replica_id, "status": status}
-    )
 
 
 @pytest.fixture

@@ -44,6 +44,9 @@ def full_state(ev: Events) -> DeploymentState:
 def test_document_keys_in_order(ev: Events) -> None:
     """The document has exactly the contract's keys, in the contract's order."""
     assert list(doc(full_state(ev))) == DOCUMENT_KEYS
+    # The OpenAPI schema declares the same fields in the same order (tests/integration/
+    # test_api.py checks the published schema against the model).
+    assert list(StatusDocument.model_fields) == DOCUMENT_KEYS
 
 
 def test_document_validates_against_schema(ev: Events) -> None:

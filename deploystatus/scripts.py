@@ -1,0 +1,62 @@
+"""Lua scripts called by EVALSHA, several in one round trip: in a pipeline on a single Redis,
+concurrently (one call per key's node) on a Redis Cluster, whose pipelines refuse scripts.
+Shared by the projector's writes and the API's reads."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis.asyncio import RedisCluster
+from redis.exceptions import NoScriptError
+
+from deploystatus.connections import RedisClient
+
+
+class LuaScript:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+
+class _Calls:
+    """Stands in for a pipeline on a Redis Cluster: the queued script calls are sent
+    concurrently, each to its key's node."""
+
+    def __init__(self, redis: RedisCluster) -> None:
+        self._redis = redis
+        self._calls: list[tuple[Any, ...]] = []
+
+    def evalsha(self, *args: Any) -> None:
+        self._calls.append(args)
+
+    async def execute(self, raise_on_error: bool) -> list[Any]:
+        return list(
+            await asyncio.gather(
+                *(self._redis.evalsha(*args) for args in self._calls),
+                return_exceptions=not raise_on_error,
+            )
+        )
+
+
+async def run_scripts(
+    redis: RedisClient, scripts: Sequence[LuaScript], queue: Callable[[Any], object]
+) -> list[Any]:
+    """The replies to the calls ``queue`` adds (error replies as exception objects, in their
+    place), sent in one round trip without a transaction. Redis forgets scripts on restart
+    or SCRIPT FLUSH: then ``scripts`` are loaded and the calls sent once more. A failure to
+    reach Redis raises redis-py's error."""
+    for attempt in range(2):
+        pipe: Any = (
+            _Calls(redis) if isinstance(redis, RedisCluster) else redis.pipeline(transaction=False)
+        )
+        queue(pipe)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        if attempt == 0 and any(isinstance(reply, NoScriptError) for reply in replies):
+            for script in scripts:
+                await redis.script_load(script.source)  # on a cluster: on every primary
+            continue
+        break
+    return replies

@@ -11,42 +11,35 @@ KEEP_THRESHOLD = 0.03  # a lever within 3% of ours is noise on this machine
 # Where each lever lives in the code, and what its measurement asks of it.
 LEVER_ADVICE = {
     "asyncio+h11": (
-        "`deploystatus/cli.py::_api` runs `uvicorn.run(app, host, port)`, whose defaults pick "
-        "uvloop and httptools when installed (they are, via `uvicorn[standard]`); pin "
-        '`loop="uvloop", http="httptools"` so that a slimmer image cannot fall back silently.'
+        '`deploystatus/cli.py::_api` pins `loop="uvloop", http="httptools"`, so a slimmer '
+        "image cannot fall back to these silently."
     ),
     "access log": (
-        "`deploystatus/cli.py::_api` leaves uvicorn's access log on (its default): pass "
-        "`access_log=False` (or make it a setting) and log only errors; the proxy in front "
-        "keeps access logs anyway."
+        "uvicorn's access log is off by default (`API_ACCESS_LOG`); the proxy in front keeps "
+        "access logs anyway."
     ),
     "hiredis": (
-        "hiredis is already a dependency (`pyproject.toml`); this measures what it pays on the "
-        "one-HMGET read path."
+        "hiredis parses replies (and, since issue 7, packs the projector's commands: "
+        "`deploystatus/connections.py::HiredisPackingConnection`); on the read path, with "
+        "most reads answered from the document cache, there is little left for it to do."
     ),
     "token cache": (
         "`api/auth.py::TokenVerifier.verify` keeps verified tokens (raw token -> principal, "
-        "until `exp`, LRU of 10k); this variant turns the cache off, i.e. verifies the JWT "
-        "on every request as before."
+        "until `exp`, LRU of 10k); this variant verifies the JWT on every request."
+    ),
+    "document cache": (
+        "`api/document_cache.py` answers an owner's repeated read without Redis until the "
+        "projector's change notification drops it; this variant reads Redis every time."
     ),
     "re-serialising": (
-        "`api/routes.py::get_status` already serves the stored bytes; this variant shows what "
-        "parsing and re-validating through `response_model` would cost. Keep the raw bytes."
+        "`api/routes.py::get_status` serves the stored bytes; this variant shows what parsing "
+        "and re-validating through `response_model` would cost."
     ),
 }
 
 
 def _advice_key(label: str) -> str | None:
-    for key in (
-        "asyncio+h11",
-        "access log",
-        "hiredis",
-        "token cache",
-        "re-serialising",
-    ):
-        if key in label:
-            return key
-    return None
+    return next((key for key in LEVER_ADVICE if key in label), None)
 
 
 def lever_findings(read: ReadResults) -> list[str]:

@@ -2,20 +2,28 @@
 
 Method: with a projector and our API running over the read data set, events are published
 at ``rate``/s for ``seconds`` (ticks of 10 ms, a bounded count) with the production producer
-settings (``create_producer``: acks=all, linger 5 ms). Every other tick one of them is a probe:
-its send time is taken just before ``send()``, and a poller asks the API for that deployment
-every ``POLL_MS`` until the document's ``updated_at`` reaches the probe event's time (event
-times grow strictly per deployment). Resolution: the poll interval plus one request's round
-trip, a few milliseconds. The bench process, broker, Redis, projector and API share 2 cores.
+settings (``create_producer``: acks=all, linger 5 ms). Two kinds of probes, each an event whose
+send time is taken just before ``send()``:
+
+- through GET: every ``PROBE_EVERY_TICKS`` ticks one event is a probe, and a poller asks the
+  API for that deployment every ``POLL_MS`` until the document's ``updated_at`` reaches the
+  probe event's time (event times grow strictly per deployment). Resolution: the poll
+  interval plus one request's round trip, a few milliseconds.
+- through a watch stream: ``WATCHED`` deployments (kept out of the other traffic) each have
+  an SSE stream open (`GET /status/{id}/watch`); in the ticks between the GET probes one of
+  them, in turn, gets a probe event, timed until its stream delivers a document that has it.
+
+The bench process, broker, Redis, projector and API share 2 cores.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 
 import httpx
@@ -31,6 +39,7 @@ from bench.services import Stack, spawn, stop
 from deploystatus.connections import create_producer
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets
+from deploystatus.watch import parse_events
 
 TICK_SECONDS = 0.01
 PROBE_EVERY_TICKS = 2
@@ -40,6 +49,27 @@ WARMUP_TIMEOUT_SECONDS = 90.0
 # Lever: the projector's consumer with a short fetch wait (aiokafka's default is 500 ms).
 LEVER_FETCH_WAIT_MS = 20
 LEVER_ARGS = ["-m", "bench.projector_lever", "--fetch-wait-ms", str(LEVER_FETCH_WAIT_MS)]
+WATCHED = 40
+
+
+@dataclass(frozen=True)
+class Latencies:
+    probes: int
+    timeouts: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, samples: list[float], probes: int, timeouts: int) -> Latencies:
+        ordered = sorted(samples) or [float("nan")]
+        return cls(
+            probes=probes,
+            timeouts=timeouts,
+            p50_ms=statistics.median(ordered),
+            p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            max_ms=ordered[-1],
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +83,7 @@ class Freshness:
     p99_ms: float
     max_ms: float
     latencies_ms: list[float]
+    watch: Latencies  # the same, seen through watch streams
 
 
 async def _visible(
@@ -68,6 +99,32 @@ async def _visible(
             return True
         await asyncio.sleep(POLL_MS / 1000)
     return False
+
+
+@dataclass
+class _Watched:
+    """One deployment followed by a watch stream, and its probe in flight (if any)."""
+
+    deployment_id: str
+    token: str
+    pending: tuple[str, float] | None = None  # (event time awaited, send time)
+    seen: asyncio.Event = field(default_factory=asyncio.Event)
+    live: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _follow(client: httpx.AsyncClient, base_url: str, watched: _Watched, out: list[float]):
+    url = f"{base_url}/status/{watched.deployment_id}/watch"
+    headers = {"Authorization": f"Bearer {watched.token}"}
+    async with client.stream("GET", url, headers=headers) as response:
+        async for event in parse_events(response.aiter_lines()):
+            if event.name != "status":
+                continue
+            watched.live.set()
+            pending = watched.pending
+            if pending is not None and orjson.loads(event.data)["updated_at"] >= pending[0]:
+                out.append((time.perf_counter() - pending[1]) * 1000)
+                watched.pending = None
+                watched.seen.set()
 
 
 async def measure(
@@ -130,12 +187,25 @@ async def _publish_and_probe(
     deployments = setup.deployments
     start = setup.events // len(deployments) + first_round
     next_round = dict.fromkeys(range(len(deployments)), start)
-    order = itertools.cycle(range(len(deployments)))
+    watched_indexes = range(len(deployments) - WATCHED, len(deployments))
+    order = itertools.cycle(range(len(deployments) - WATCHED))
     producer = create_producer(settings, "bench-freshness")
     await producer.start()
     latencies: list[float] = []
+    watch_latencies: list[float] = []
     timeouts = 0
-    async with httpx.AsyncClient(timeout=5) as client:
+    watched = [
+        _Watched(deployments[i].deployment_id, setup.tokens[deployments[i].deployment_id])
+        for i in watched_indexes
+    ]
+    streams = httpx.AsyncClient(
+        timeout=httpx.Timeout(10, read=60), limits=httpx.Limits(max_connections=WATCHED + 5)
+    )
+    async with httpx.AsyncClient(timeout=5) as client, streams:
+        followers = [
+            asyncio.create_task(_follow(streams, base_url, w, watch_latencies)) for w in watched
+        ]
+        await asyncio.wait_for(asyncio.gather(*(w.live.wait() for w in watched)), 30)
 
         async def send(index: int) -> tuple[str, str]:
             dep = deployments[index]
@@ -155,6 +225,21 @@ async def _publish_and_probe(
                 latencies.append((time.perf_counter() - sent) * 1000)
             else:
                 timeouts += 1
+
+        watch_probes = 0
+        next_watched = itertools.cycle(zip(watched_indexes, watched, strict=True))
+
+        async def watch_probe() -> None:
+            nonlocal watch_probes
+            index, target = next(next_watched)
+            if target.pending is not None:
+                return  # its previous probe is still in flight: skip a turn
+            target.seen.clear()
+            sent = time.perf_counter()
+            # send() only queues the record, so the stream cannot show it before this is set.
+            _, expected = await send(index)
+            target.pending = (expected, sent)
+            watch_probes += 1
 
         # Warm-up: one probe must go through before timing (projector joined, API ready).
         warm = deployments[0]
@@ -176,6 +261,10 @@ async def _publish_and_probe(
         started = time.perf_counter()
         for tick in range(ticks):
             for slot in range(per_tick):
+                if slot == 0 and tick % PROBE_EVERY_TICKS == 1:
+                    await watch_probe()
+                    sent_events += 1
+                    continue
                 index = next(order)
                 if slot == 0 and tick % PROBE_EVERY_TICKS == 0 and index not in probing:
                     probing.add(index)
@@ -192,6 +281,13 @@ async def _publish_and_probe(
         elapsed = time.perf_counter() - started
         await producer.flush()
         await asyncio.wait_for(asyncio.gather(*probes), PROBE_TIMEOUT_SECONDS + 30)
+        waiting = [w.seen.wait() for w in watched if w.pending is not None]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*waiting), PROBE_TIMEOUT_SECONDS)
+        watch_timeouts = sum(1 for w in watched if w.pending is not None)
+        for follower in followers:
+            follower.cancel()
+        await asyncio.gather(*followers, return_exceptions=True)
     await producer.stop()
     ordered = sorted(latencies) or [float("nan")]
     return Freshness(
@@ -204,4 +300,5 @@ async def _publish_and_probe(
         p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
         max_ms=ordered[-1],
         latencies_ms=latencies,
+        watch=Latencies.of(watch_latencies, watch_probes, watch_timeouts),
     )

@@ -147,14 +147,15 @@ def targets(results: RunResults) -> list[Target]:
             )
     fresh = results.freshness
     if fresh is not None:
-        found.append(
-            Target(
-                f"freshness p99 at {fresh.target_rate:,} ev/s",
-                f"{fresh.p99_ms:.1f} ms",
-                f"p50 {fresh.p50_ms:.1f} ms",
-                ratio_of(fresh.p99_ms, 50),
-                "<= 50 ms",
-                fresh.p99_ms <= 50 and fresh.timeouts == 0,
+        for path, seen in (("GET /status", fresh), ("watch stream", fresh.watch)):
+            found.append(
+                Target(
+                    f"freshness p99 at {fresh.target_rate:,} ev/s ({path})",
+                    f"{seen.p99_ms:.1f} ms",
+                    f"p50 {seen.p50_ms:.1f} ms",
+                    ratio_of(seen.p99_ms, 50),
+                    "<= 50 ms",
+                    seen.p99_ms <= 50 and seen.timeouts == 0,
+                )
             )
-        )
     return found

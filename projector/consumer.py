@@ -4,7 +4,9 @@ Order of effects per batch, which is what makes a crash at any point safe:
 1. invalid records are published to the dead-letter topic (and awaited);
 2. each touched deployment is loaded, folded and written with compare-and-set, the
    record position stored in the same atomic write;
-3. only then are the offsets committed.
+3. only then are the progress written, the owner index and changelog fed, and the offsets
+   committed: in the background, while the next batch is fetched and folded (a batch's
+   tail waits for the previous one's, and a rebalance or a stop waits for the last).
 A crash before 3 redelivers the batch; records already folded are recognised by their
 position and skipped, so nothing is lost and nothing is applied twice.
 """
@@ -60,19 +62,30 @@ class Stats:
 
 
 class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Makes a rebalance wait for the batch in flight, so that what this process applied is
-    committed before its partitions move to another process."""
+    """Makes a rebalance wait for the batch in flight and its commit, so that what this
+    process applied is committed before its partitions move to another process."""
 
     def __init__(
-        self, batch_lock: asyncio.Lock, on_assigned: OnAssigned | None, cache: StateCache
+        self,
+        batch_lock: asyncio.Lock,
+        drain: Callable[[], Awaitable[None]],
+        on_assigned: OnAssigned | None,
+        cache: StateCache,
     ) -> None:
         self._batch_lock = batch_lock
+        self._drain = drain
         self._on_assigned = on_assigned
         self._cache = cache
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self._batch_lock:
             log.info("partitions revoked: %s", _names(revoked))
+            try:
+                await self._drain()
+            except Exception:
+                # Not committed: the partitions' next owner redoes the batch (and skips what
+                # was written, by position). Stopping or a real fault shows in the loop too.
+                log.exception("the last batch could not be committed before the rebalance")
             self._cache.drop_partitions({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -115,6 +128,8 @@ class Projector:
         # None while replaying for a rebuild: the projectors maintain index and changelog.
         self._fanout = fanout
         self._written: dict[str, Write] = {}  # by the batch in hand
+        # The last batch's progress write, fan-out and commit, running in the background.
+        self._tail: asyncio.Task[None] | None = None
         self.stopping = stopping
         self.stats = Stats()
 
@@ -132,31 +147,39 @@ class Projector:
 
     def subscribe(self, topic: str, on_assigned: OnAssigned | None = None) -> None:
         self._consumer.subscribe(
-            [topic], listener=_Rebalances(self._batch_lock, on_assigned, self._cache)
+            [topic],
+            listener=_Rebalances(self._batch_lock, self.drain, on_assigned, self._cache),
         )
 
     async def run(
         self, should_leave: Callable[[], Awaitable[bool]] | None = None, check_every: float = 1.0
     ) -> None:
         """Poll, apply and commit until ``stopping`` is set or ``should_leave()`` (asked at most
-        every ``check_every`` seconds, between batches) says so."""
+        every ``check_every`` seconds, between batches) says so; the last batch is committed
+        before it returns."""
         next_check = time.monotonic() + check_every
-        while not self.stopping.is_set():
-            batch = await self._consumer.getmany(
-                timeout_ms=self._poll_timeout_ms, max_records=self._batch_size
-            )
-            if batch:
-                async with self._batch_lock:
-                    with metrics.BATCH_SECONDS.time():
-                        await self.process(batch)
-            if should_leave is not None and time.monotonic() >= next_check:
-                if await retry(should_leave, "generation check", self.stopping):
-                    return
-                next_check = time.monotonic() + check_every
+        try:
+            while not self.stopping.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=self._poll_timeout_ms, max_records=self._batch_size
+                )
+                if batch:
+                    async with self._batch_lock:
+                        with metrics.BATCH_SECONDS.time():
+                            await self.process(batch)
+                elif self._tail is not None and self._tail.done():
+                    await self.drain()  # an idle consumer still learns of a failed tail
+                if should_leave is not None and time.monotonic() >= next_check:
+                    if await retry(should_leave, "generation check", self.stopping):
+                        return
+                    next_check = time.monotonic() + check_every
+        finally:
+            await self.drain()
 
     async def process(self, batch: Batch) -> None:
-        """Apply one polled batch and commit it. Raises ``Stopped`` (committing nothing) if asked
-        to stop while waiting out an outage."""
+        """Apply one polled batch and start its commit (``drain()`` waits for it). Raises
+        ``Stopped`` (committing nothing of this batch) if asked to stop while waiting out an
+        outage."""
         valid: dict[str, list[tuple[int, Event]]] = defaultdict(list)
         partition_of: dict[str, int] = {}
         refused: list[tuple[ConsumerRecord[bytes, bytes], InvalidEvent]] = []
@@ -177,6 +200,21 @@ class Projector:
         if valid:
             await retry(lambda: self._apply(valid, partition_of), "store write", self.stopping)
         written, self._written = self._written, {}
+        # The batch is visible now. Its progress write, fan-out and commit run while the next
+        # batch is fetched and folded: one such tail at a time, each after the previous one.
+        await self.drain()
+        self._tail = asyncio.create_task(self._finish(batch, written))
+
+        records_polled = sum(len(records) for records in batch.values())
+        self.stats.batches += 1
+        self.stats.records += records_polled
+        self.stats.dead_lettered += len(refused)
+        metrics.EVENTS_CONSUMED.inc(records_polled)
+        metrics.BATCH_SIZE.observe(records_polled)
+        if dead_letters is not None:
+            metrics.EVENTS_DEAD_LETTERED.inc(len(refused))
+
+    async def _finish(self, batch: Batch, written: dict[str, Write]) -> None:
         fanout = self._fanout
         next_offsets = {tp.partition: records[-1].offset + 1 for tp, records in batch.items()}
         # Independent of each other, both before the commit: concurrently.
@@ -194,14 +232,11 @@ class Projector:
         )
         await self._commit(batch)
 
-        records_polled = sum(len(records) for records in batch.values())
-        self.stats.batches += 1
-        self.stats.records += records_polled
-        self.stats.dead_lettered += len(refused)
-        metrics.EVENTS_CONSUMED.inc(records_polled)
-        metrics.BATCH_SIZE.observe(records_polled)
-        if dead_letters is not None:
-            metrics.EVENTS_DEAD_LETTERED.inc(len(refused))
+    async def drain(self) -> None:
+        """Wait until the last batch is committed (raising what its tail raised)."""
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            await tail
 
     async def _apply(
         self, records: dict[str, list[tuple[int, Event]]], partition_of: dict[str, int]
@@ -219,6 +254,11 @@ class Projector:
                     write = Write(after, before.position if before else -1)
                     writes.append(write)
                     folded[deployment_id] = write
+                elif before is not None:
+                    # Every record was applied already: a batch redelivered after a crash,
+                    # which may have come before this batch's fan-out. Fan out again (it is
+                    # idempotent) so that the owner index and the changelog catch up.
+                    self._written[deployment_id] = Write(before, before.position)
                 applied_before = before.events_applied if before else 0
                 newly_applied[deployment_id] = after.events_applied - applied_before if after else 0
             conflicts = await self._store.save(writes)

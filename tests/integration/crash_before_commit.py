@@ -1,4 +1,5 @@
-"""A projector process that dies by SIGKILL after its first store write, before committing.
+"""A projector process that dies by SIGKILL after its first store write: before committing,
+or (CRASH_BEFORE=fanout) before even feeding the owner index and the changelog.
 
 Started by test_crash_recovery.py with the test's settings in the environment.
 """
@@ -9,11 +10,15 @@ import sys
 
 from deploystatus.cli import main
 from projector.consumer import Projector
+from projector.fanout import Fanout
 
 
-async def _die_instead_of_committing(self, batch):
+async def _die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-Projector._commit = _die_instead_of_committing
+if os.environ.get("CRASH_BEFORE") == "fanout":
+    Fanout.publish = _die
+else:
+    Projector._commit = _die
 sys.exit(main(["projector"]))

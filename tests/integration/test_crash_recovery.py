@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from harness import (
     committed_offsets,
+    expected_documents,
     expected_states,
     publish,
+    read_topic,
     running_projector,
+    served_generation,
     start_cli,
     stop_process,
     stored_state,
@@ -20,6 +23,8 @@ from harness import (
     wait_for_view,
 )
 
+from deploystatus.connections import create_redis
+from deploystatus.keys import Keys
 from deploystatus.samples import create_deployment, simulation_step
 
 # The same contract on a single Redis and on a 3-master Redis Cluster.
@@ -90,3 +95,43 @@ async def test_sigterm_finishes_commits_and_exits_zero(settings, tmp_path):
         returncode = stop_process(process, signal.SIGTERM)
     assert returncode == 0, (tmp_path / "projector.log").read_text()
     assert "projector stopped" in (tmp_path / "projector.log").read_text()
+
+
+async def test_kill_before_the_fanout_is_made_good_on_redelivery(settings, tmp_path):
+    """SIGKILL after the Redis write but before the owner index and the changelog were fed:
+    the restarted projector finds every record of the batch applied already, and still feeds
+    both (they would otherwise miss these deployments until their next event)."""
+    events = scenario(seed=12, deployments=4, changes=10)
+    owner = str(events[0].data.user_id)
+    await publish(settings, events)
+    crashing = start_cli(
+        settings,
+        script=CRASHING_PROJECTOR,
+        log=tmp_path / "crashing.log",
+        env={"CRASH_BEFORE": "fanout"},
+    )
+    assert stop_process(crashing, sig=0, timeout=60) == -signal.SIGKILL
+
+    expected = expected_documents(events)
+    async with running_projector(settings):
+        await wait_for_view(settings, events)
+        keys = Keys(settings.redis_prefix)
+        async with create_redis(settings) as redis:
+            await wait_for(
+                lambda: served_generation(settings),
+                lambda generation: generation is not None,
+                "a served generation",
+            )
+            owned_key = keys.owned(await served_generation(settings), owner)
+            await wait_for(
+                lambda: redis.smembers(owned_key),
+                lambda members: {m.decode() for m in members} == set(expected),
+                "the owner index",
+            )
+        await wait_for(
+            lambda: read_topic(settings, settings.status_topic, 10**6, patience=1),
+            lambda records: (
+                {r.key.decode(): r.value for r in records if r.key.decode() in expected} == expected
+            ),
+            "the changelog's latest documents",
+        )

@@ -80,14 +80,14 @@ async def _run(results: RunResults, wanted: set[str], quick: bool) -> None:
                 results.freshness = await freshness.measure(
                     setup, stack, sizes.freshness_rate, sizes.freshness_seconds
                 )
-                _log(f"freshness lever: fetch_max_wait_ms={freshness.LEVER_FETCH_WAIT_MS}")
+                _log(f"freshness lever: KAFKA_FETCH_MAX_WAIT_MS={freshness.LEVER_FETCH_WAIT_MS}")
                 results.freshness_lever = await freshness.measure(
                     setup,
                     stack,
                     sizes.freshness_rate,
                     sizes.freshness_seconds,
                     first_round=freshness.rounds_used(setup, results.freshness),
-                    projector_args=freshness.LEVER_ARGS,
+                    fetch_wait_ms=freshness.LEVER_FETCH_WAIT_MS,
                     label="-fetch-wait",
                 )
         if wanted & {"projector", "footprint"}:

@@ -5,10 +5,12 @@ at ``rate``/s for ``seconds`` (ticks of 10 ms, a bounded count) with the product
 settings (``create_producer``: acks=all, linger 5 ms). Two kinds of probes, each an event whose
 send time is taken just before ``send()``:
 
-- through GET: every ``PROBE_EVERY_TICKS`` ticks one event is a probe, and a poller asks the
-  API for that deployment every ``POLL_MS`` until the document's ``updated_at`` reaches the
-  probe event's time (event times grow strictly per deployment). Resolution: the poll
-  interval plus one request's round trip, a few milliseconds.
+- through GET: every ``PROBE_EVERY_TICKS`` ticks one event is a probe; once the broker has
+  acknowledged it, one read-your-writes request (`GET /status/{id}?min_offset=<its offset>`)
+  asks the API for the document that includes it, and the API answers as soon as it is
+  applied (woken by the projector's change notification, then reading Redis). The latency is
+  from the send to that answer: no polling, so the measurement adds one request per probe
+  to the load, where polling every few milliseconds took more CPU than the projector.
 - through a watch stream: ``WATCHED`` deployments (kept out of the other traffic) each have
   an SSE stream open (`GET /status/{id}/watch`); in the ticks between the GET probes one of
   them, in turn, gets a probe event, timed until its stream delivers a document that has it.
@@ -28,6 +30,7 @@ from http import HTTPStatus
 
 import httpx
 import orjson
+from aiokafka.structs import RecordMetadata
 from redis.asyncio import Redis
 
 from bench.dataset import event_time, record
@@ -46,9 +49,9 @@ PROBE_EVERY_TICKS = 2
 POLL_MS = 3
 PROBE_TIMEOUT_SECONDS = 10.0
 WARMUP_TIMEOUT_SECONDS = 90.0
-# Lever: the projector's consumer with a short fetch wait (aiokafka's default is 500 ms).
-LEVER_FETCH_WAIT_MS = 20
-LEVER_ARGS = ["-m", "bench.projector_lever", "--fetch-wait-ms", str(LEVER_FETCH_WAIT_MS)]
+# Lever: the projector's consumer with the fetch wait KAFKA_FETCH_MAX_WAIT_MS had by default
+# before issue 7 (now 20 ms): the embedded broker holds a fetch up to that long.
+LEVER_FETCH_WAIT_MS = 100
 WATCHED = 40
 
 
@@ -84,6 +87,7 @@ class Freshness:
     max_ms: float
     latencies_ms: list[float]
     watch: Latencies  # the same, seen through watch streams
+    rounds: int  # the most rounds one deployment was sent
 
 
 async def _visible(
@@ -134,7 +138,7 @@ async def measure(
     seconds: int,
     *,
     first_round: int = 0,
-    projector_args: list[str] | None = None,
+    fetch_wait_ms: int | None = None,
     label: str = "",
 ) -> Freshness:
     """One run; a later run over the same data set passes ``first_round`` past the rounds
@@ -145,12 +149,16 @@ async def measure(
     the view already holds, and is timed only once its group has caught up."""
     settings = setup.settings
     log = stack.log_dir / f"projector-freshness{label}.log"
-    projector_settings = (
-        settings.model_copy(update={"consumer_group": f"{settings.consumer_group}{label}"})
-        if label
-        else settings
-    )
-    projector = spawn(projector_args or PROJECTOR_ARGS, projector_settings, log)
+    projector_settings = settings
+    if label:
+        projector_settings = settings.model_copy(
+            update={"consumer_group": f"{settings.consumer_group}{label}"}
+        )
+    if fetch_wait_ms is not None:
+        projector_settings = projector_settings.model_copy(
+            update={"kafka_fetch_max_wait_ms": fetch_wait_ms}
+        )
+    projector = spawn(PROJECTOR_ARGS, projector_settings, log)
     try:
         if label:
             await _caught_up(projector_settings)
@@ -161,8 +169,9 @@ async def measure(
 
 
 def rounds_used(setup: ReadSetup, fresh: Freshness) -> int:
-    """Rounds per deployment a run may have published (its events, plus the warm-up)."""
-    return (fresh.events + 1) // len(setup.deployments) + 1
+    """Rounds per deployment a later run must skip: as many as the busiest deployment used
+    (the watched ones take a probe every few hundred milliseconds), plus the warm-up."""
+    return fresh.rounds + 1
 
 
 async def _caught_up(settings: Settings) -> None:
@@ -207,21 +216,29 @@ async def _publish_and_probe(
         ]
         await asyncio.wait_for(asyncio.gather(*(w.live.wait() for w in watched)), 30)
 
-        async def send(index: int) -> tuple[str, str]:
+        async def send(index: int) -> tuple[str, str, asyncio.Future[RecordMetadata]]:
             dep = deployments[index]
             round_no = next_round[index]
             next_round[index] += 1
             key, value = record(dep, round_no)
-            await producer.send(settings.events_topic, key=key, value=value)
-            return dep.deployment_id, event_time(round_no, dep)
+            delivered = await producer.send(settings.events_topic, key=key, value=value)
+            return dep.deployment_id, event_time(round_no, dep), delivered
 
         async def probe(index: int) -> None:
             nonlocal timeouts
             sent = time.perf_counter()
-            dep_id, expected = await send(index)
-            url = f"{base_url}/status/{dep_id}"
-            token = setup.tokens[dep_id]
-            if await _visible(client, url, token, expected, sent + PROBE_TIMEOUT_SECONDS):
+            dep_id, expected, delivered = await send(index)
+            offset = (await delivered).offset
+            answer = await client.get(
+                f"{base_url}/status/{dep_id}",
+                params={"min_offset": offset, "wait": f"{PROBE_TIMEOUT_SECONDS}s"},
+                headers={"Authorization": f"Bearer {setup.tokens[dep_id]}"},
+                timeout=PROBE_TIMEOUT_SECONDS + 5,
+            )
+            if (
+                answer.status_code == HTTPStatus.OK
+                and orjson.loads(answer.content)["updated_at"] >= expected
+            ):
                 latencies.append((time.perf_counter() - sent) * 1000)
             else:
                 timeouts += 1
@@ -237,13 +254,13 @@ async def _publish_and_probe(
             target.seen.clear()
             sent = time.perf_counter()
             # send() only queues the record, so the stream cannot show it before this is set.
-            _, expected = await send(index)
+            _, expected, _ = await send(index)
             target.pending = (expected, sent)
             watch_probes += 1
 
         # Warm-up: one probe must go through before timing (projector joined, API ready).
         warm = deployments[0]
-        dep_id, expected = await send(0)
+        dep_id, expected, _ = await send(0)
         if not await _visible(
             client,
             f"{base_url}/status/{dep_id}",
@@ -301,4 +318,5 @@ async def _publish_and_probe(
         max_ms=ordered[-1],
         latencies_ms=latencies,
         watch=Latencies.of(watch_latencies, watch_probes, watch_timeouts),
+        rounds=max(next_round.values()) - start,
     )

@@ -64,15 +64,17 @@ def create_redis(settings: Settings) -> RedisClient:
     )
 
 
-def create_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
+def create_producer(settings: Settings, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
     """A producer that waits for every in-sync replica; idempotent where the broker allows
-    (the embedded dev broker refuses InitProducerId, so it is a setting)."""
+    (the embedded dev broker refuses InitProducerId, so it is a setting). ``linger_ms``
+    gathers records sent one by one into batches; a caller that sends a whole batch and
+    then awaits it (the projector) wants 0."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=client_id,
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
-        linger_ms=5,
+        linger_ms=linger_ms,
     )
 
 

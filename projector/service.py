@@ -108,7 +108,8 @@ async def _feed(
     keys = Keys(settings.redis_prefix)
     store = RedisStatusStore(redis, keys, role.generation, notify_channel=keys.changes)
     already_dead = await retry(lambda: _dead_lettered(settings), "dead-letter scan", stopping)
-    producer = create_producer(settings, "deploystatus-projector-dlq")
+    # Dead letters and changelog records are sent a batch at a time and awaited: no linger.
+    producer = create_producer(settings, "deploystatus-projector", linger_ms=0)
     consumer = create_consumer(
         settings,
         "deploystatus-projector",

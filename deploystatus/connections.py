@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import hiredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from redis.asyncio import Connection, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 
@@ -64,6 +66,25 @@ def create_redis(settings: Settings) -> RedisClient:
     )
 
 
+class KeyHashCache:
+    """aiokafka's default partitioner (murmur2 of the key, as Java clients do, so records land
+    where other clients would put them), remembering each key's hash: murmur2 is pure Python
+    in aiokafka, and the projector sends one changelog record per deployment per batch
+    (5% of its CPU went there)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._hash = functools.lru_cache(maxsize=size)(_positive_murmur2)
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(DefaultPartitioner()(key, all_partitions, available))
+        return all_partitions[self._hash(key) % len(all_partitions)]
+
+
+def _positive_murmur2(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
 def create_producer(settings: Settings, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
     """A producer that waits for every in-sync replica; idempotent where the broker allows
     (the embedded dev broker refuses InitProducerId, so it is a setting). ``linger_ms``
@@ -75,6 +96,7 @@ def create_producer(settings: Settings, client_id: str, linger_ms: int = 5) -> A
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=linger_ms,
+        partitioner=KeyHashCache(),
     )
 
 

@@ -32,7 +32,9 @@ DIGEST_SIZE = 8
 
 def format_time(value: datetime) -> str:
     """Canonical RFC 3339 form of an aware datetime: UTC, microseconds, ``Z``."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def event_digest(event_id: str) -> bytes:

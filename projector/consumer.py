@@ -203,7 +203,9 @@ class Projector:
         # The batch is visible now. Its progress write, fan-out and commit run while the next
         # batch is fetched and folded: one such tail at a time, each after the previous one.
         await self.drain()
-        self._tail = asyncio.create_task(self._finish(batch, written))
+        # Only the offsets go along, so that the batch's records can be freed meanwhile.
+        next_offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        self._tail = asyncio.create_task(self._finish(next_offsets, written))
 
         records_polled = sum(len(records) for records in batch.values())
         self.stats.batches += 1
@@ -214,13 +216,15 @@ class Projector:
         if dead_letters is not None:
             metrics.EVENTS_DEAD_LETTERED.inc(len(refused))
 
-    async def _finish(self, batch: Batch, written: dict[str, Write]) -> None:
+    async def _finish(
+        self, next_offsets: dict[TopicPartition, int], written: dict[str, Write]
+    ) -> None:
         fanout = self._fanout
-        next_offsets = {tp.partition: records[-1].offset + 1 for tp, records in batch.items()}
+        progress = {tp.partition: offset for tp, offset in next_offsets.items()}
         # Independent of each other, both before the commit: concurrently.
         await asyncio.gather(
             retry(
-                lambda: self._generations.advance(self.generation, next_offsets),
+                lambda: self._generations.advance(self.generation, progress),
                 "progress write",
                 self.stopping,
             ),
@@ -230,7 +234,7 @@ class Projector:
                 else []
             ),
         )
-        await self._commit(batch)
+        await self._commit(next_offsets)
 
     async def drain(self) -> None:
         """Wait until the last batch is committed (raising what its tail raised)."""
@@ -302,10 +306,8 @@ class Projector:
             states.update(await self._store.load(missing))
         return states
 
-    async def _commit(self, batch: Batch) -> None:
-        offsets = {
-            tp: OffsetAndMetadata(records[-1].offset + 1, "") for tp, records in batch.items()
-        }
+    async def _commit(self, next_offsets: dict[TopicPartition, int]) -> None:
+        offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in next_offsets.items()}
         try:
             await retry(lambda: self._consumer.commit(offsets), "offset commit", self.stopping)
         except (CommitFailedError, IllegalStateError) as exc:

@@ -23,3 +23,8 @@ class ViewLost(ProjectorError):
     """Documents of the generation being fed have vanished: Redis lost data (restart without
     persistence, flush, failover to an empty replica). The projector chooses its generation
     again, which rebuilds the view from the log."""
+
+
+class IncompatibleState(ProjectorError):
+    """A stored fold state is not in the format this version reads (it was written by an
+    older one). Build a new generation with this version: `deploystatus rebuild`."""

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from projector.exceptions import IncompatibleState
+
 HISTORY_LIMIT = 10
 # How many recent event ids a deployment remembers to drop producer retries. A retry
 # arrives right after the original; a window keeps the state bounded for long-lived
@@ -134,11 +136,19 @@ class DeploymentState:
     @classmethod
     def from_json(cls, raw: bytes | str) -> DeploymentState:
         obj: dict[str, Any] = orjson.loads(raw)
-        obj["resources"] = ResourcesState(*obj["resources"])
-        obj["replicas"] = tuple(ReplicaState(*r) for r in obj["replicas"])
-        obj["history"] = tuple(StatusChange(*h) for h in obj["history"])
-        obj["recent_events"] = base64.b64decode(obj["recent_events"])
-        return cls(**obj)
+        try:
+            obj["resources"] = ResourcesState(*obj["resources"])
+            obj["replicas"] = tuple(ReplicaState(*r) for r in obj["replicas"])
+            obj["history"] = tuple(StatusChange(*h) for h in obj["history"])
+            obj["recent_events"] = base64.b64decode(obj["recent_events"])
+            return cls(**obj)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IncompatibleState(
+                f"the stored fold state of deployment {obj.get('deployment_id')!r} is not in "
+                f"this version's format ({exc!r}): it was written by an older deploystatus. "
+                "Build a new generation with this version (`deploystatus rebuild`, see "
+                "README: Upgrading) before running its projectors."
+            ) from None
 
 
 def _encode(value: object) -> object:

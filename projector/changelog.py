@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaProducer
 
 POSITION_HEADER = "deploystatus.position"  # lets a reader ignore an older record
+CHUNK = 1_000  # records produced before awaiting their acks
 
 
 class Changelog:
@@ -21,15 +22,18 @@ class Changelog:
         self._topic = topic
 
     async def publish(self, documents: Mapping[str, tuple[bytes | None, int]]) -> None:
-        """Produce (document or tombstone, position) per deployment; waits for every ack."""
-        futures = [
-            await self._producer.send(
-                self._topic,
-                key=deployment_id.encode(),
-                value=document,
-                headers=[(POSITION_HEADER, str(position).encode())],
-            )
-            for deployment_id, (document, position) in documents.items()
-        ]
-        for future in futures:
-            await future
+        """Produce (document or tombstone, position) per deployment; waits for every ack.
+        A chunk at a time, so that a batch's documents are not all buffered at once."""
+        items = list(documents.items())
+        for start in range(0, len(items), CHUNK):
+            futures = [
+                await self._producer.send(
+                    self._topic,
+                    key=deployment_id.encode(),
+                    value=document,
+                    headers=[(POSITION_HEADER, str(position).encode())],
+                )
+                for deployment_id, (document, position) in items[start : start + CHUNK]
+            ]
+            for future in futures:
+                await future

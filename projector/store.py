@@ -8,10 +8,10 @@ Every operation touches one key, which keeps the store valid on a Redis Cluster.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -22,6 +22,11 @@ from deploystatus.scripts import LuaScript, run_scripts
 from projector.document import etag, render
 from projector.exceptions import StoreUnavailable, ViewLost
 from projector.state import DeploymentState
+
+# Deployments per round trip: a write carries a state and a document (kilobytes each), so a
+# batch of 10,000 in one pipeline held tens of MB of packed commands at once.
+CHUNK = 1_000
+T = TypeVar("T")
 
 # ARGV: expected position, new position, state, document ('' = not served), owner, etag,
 # change channel ('' = none), change message
@@ -78,34 +83,36 @@ class RedisStatusStore:
         self.notify_channel = notify_channel
 
     async def load(self, deployment_ids: Sequence[str]) -> dict[str, DeploymentState | None]:
-        """The stored states of these deployments (``None`` for unknown ones), one round trip."""
-        async with translate_errors("load states"):
-            pipe = self._redis.pipeline(transaction=False)
-            for deployment_id in deployment_ids:
-                pipe.hget(self._keys.deployment(self.generation, deployment_id), fields.STATE)
-            raw_states = await pipe.execute()
-        return {
-            deployment_id: DeploymentState.from_json(raw) if raw is not None else None
-            for deployment_id, raw in zip(deployment_ids, raw_states, strict=True)
-        }
+        """The stored states of these deployments (``None`` for unknown ones)."""
+        states: dict[str, DeploymentState | None] = {}
+        for chunk in _chunks(deployment_ids):
+            async with translate_errors("load states"):
+                pipe = self._redis.pipeline(transaction=False)
+                for deployment_id in chunk:
+                    pipe.hget(self._keys.deployment(self.generation, deployment_id), fields.STATE)
+                raw_states = await pipe.execute()
+            for deployment_id, raw in zip(chunk, raw_states, strict=True):
+                states[deployment_id] = DeploymentState.from_json(raw) if raw is not None else None
+        return states
 
     async def save(self, writes: Sequence[Write]) -> set[str]:
-        """Apply the writes, each atomically, in one round trip. Returns the deployment ids
-        whose write was refused because another writer got there first. Raises ``ViewLost``
-        if a document read before has disappeared."""
-        if not writes:
-            return set()
-        calls = [self._save_call(write) for write in writes]
+        """Apply the writes, each atomically. Returns the deployment ids whose write was
+        refused because another writer got there first. Raises ``ViewLost`` if a document
+        read before has disappeared."""
+        results: list[Any] = []
+        for chunk in _chunks(writes):
 
-        def queue(pipe: Any) -> None:
-            for key, args in calls:
-                pipe.evalsha(SAVE.sha, 1, key, *args)
+            def queue(pipe: Any, chunk: Sequence[Write] = chunk) -> None:
+                for write in chunk:
+                    key, args = self._save_call(write)
+                    pipe.evalsha(SAVE.sha, 1, key, *args)
 
-        async with translate_errors("save states"):
-            results = await run_scripts(self._redis, (SAVE,), queue)
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
+            async with translate_errors("save states"):
+                replies = await run_scripts(self._redis, (SAVE,), queue)
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise StoreUnavailable(f"Redis refused a write: {reply!r}")
+            results += replies
         if -1 in results:
             raise ViewLost(f"documents of generation {self.generation} vanished from Redis")
         return {w.state.deployment_id for w, ok in zip(writes, results, strict=True) if not ok}
@@ -141,6 +148,11 @@ class RedisStatusStore:
     async def ping(self) -> None:
         async with translate_errors("ping"):
             await self._redis.ping()
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
 
 
 @asynccontextmanager

@@ -63,7 +63,10 @@ async def run(
         settings,
         total,
         stack.log_dir / "projector-throughput.log",
-        checkpoints=(min(sizes.rss_checkpoint, total), total),
+        # The first and the last make the target; the ones between show where RSS levels off.
+        checkpoints=tuple(
+            sorted({min(sizes.rss_checkpoint, total), total // 2, 3 * total // 4, total})
+        ),
         timeout_s=900,
         profile_seconds=sizes.profile_seconds,
         profile_to=profile_raw,

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # deleted (API processes refresh the served generation every second), and how long a
     # finished rebuild keeps applying new events while the projectors move over to it.
     generation_grace_seconds: float = Field(default=10.0, ge=0)
-    rebuild_batch_size: int = Field(default=5000, ge=1)
+    rebuild_batch_size: int = Field(default=10_000, ge=1)  # as PROJECTOR_BATCH_SIZE: see there
     rebuild_handover_seconds: float = Field(default=10.0, ge=0)
     # A rebuild that stops renewing its lease this long is considered dead (--resume).
     rebuild_lease_seconds: float = Field(default=30.0, gt=0)

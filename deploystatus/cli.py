@@ -19,7 +19,7 @@ from deploystatus.devstack import DevStackError
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
 from deploystatus.watch import CONDITIONS
-from projector.rebuild import RebuildInterrupted, RebuildRefused
+from projector.exceptions import RebuildInterrupted, RebuildRefused
 from projector.verify import VerifyRefused
 
 
@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     except RebuildInterrupted as exc:
         parser.exit(1, f"deploystatus {args.command}: {exc}\n")
     return result
+
+
+def _partitions(value: str) -> list[int]:
+    try:
+        return [int(part) for part in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a list of partitions") from None
 
 
 def _uuid(value: str) -> str:
@@ -76,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--resume", action="store_true", help="continue an interrupted rebuild")
     mode.add_argument("--abort", action="store_true", help="discard an interrupted rebuild")
     rebuild.set_defaults(handler=_rebuild)
+
+    worker = commands.add_parser(
+        "rebuild-worker", help="(started by `rebuild`) replay some partitions into its generation"
+    )
+    worker.add_argument("generation", help="the generation being built")
+    worker.add_argument("--partitions", required=True, type=_partitions, help="e.g. 1,3,5")
+    worker.set_defaults(handler=_rebuild_worker)
 
     verify = commands.add_parser(
         "verify", help="compare the served view with the fold of the log (exit 1 on mismatch)"
@@ -183,16 +197,32 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     async def rebuild() -> str:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
-        return await run_rebuild(settings, resume=args.resume, stopping=stopping)
+        return await run_rebuild(settings, resume=args.resume, stopping=_stop_on_signals())
 
     _tune_gc_for_folding()
     served = asyncio.run(rebuild())
     print(f"generation {served} is served")
     return 0
+
+
+def _rebuild_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from projector.rebuild_workers import run_worker
+
+    async def work() -> None:
+        await run_worker(settings, args.generation, args.partitions, _stop_on_signals())
+
+    _tune_gc_for_folding()
+    asyncio.run(work())
+    return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (called inside the running loop)."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    return stopping
 
 
 def _verify(settings: Settings, args: argparse.Namespace) -> int:

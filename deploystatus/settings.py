@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # finished rebuild keeps applying new events while the projectors move over to it.
     generation_grace_seconds: float = Field(default=10.0, ge=0)
     rebuild_batch_size: int = Field(default=10_000, ge=1)  # as PROJECTOR_BATCH_SIZE: see there
+    # Processes replaying the log in a rebuild, the partitions shared out between them (a
+    # fold is CPU-bound, one process uses one core). 0: one per CPU core, at most
+    # 4, so that Redis keeps room for the live projectors and the reads.
+    rebuild_processes: int = Field(default=0, ge=0)
     rebuild_handover_seconds: float = Field(default=10.0, ge=0)
     # A rebuild that stops renewing its lease this long is considered dead (--resume).
     rebuild_lease_seconds: float = Field(default=30.0, gt=0)

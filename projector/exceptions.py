@@ -28,3 +28,12 @@ class ViewLost(ProjectorError):
 class IncompatibleState(ProjectorError):
     """A stored fold state is not in the format this version reads (it was written by an
     older one). Build a new generation with this version: `deploystatus rebuild`."""
+
+
+class RebuildRefused(ProjectorError):
+    """The rebuild cannot start; the message says why and what to run instead."""
+
+
+class RebuildInterrupted(ProjectorError):
+    """The rebuild lost its lease (it stalled, or Redis lost its data) or one of its
+    processes, and stopped; ``deploystatus rebuild --resume`` continues it."""

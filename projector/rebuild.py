@@ -6,6 +6,10 @@ fresh end taken then (short); *switch* (one atomic pointer change); *handover*: 
 keeps applying new events for a while so the projectors, which move to the new generation
 within a second or two, find it current; *cleanup*: after the grace period, the old
 generation's keys go, in small chunks.
+
+The replay is shared out by partition between this process and helper processes
+(``projector.rebuild_workers``, REBUILD_PROCESSES); this one runs the phases, which follow the
+progress of all of them.
 """
 
 from __future__ import annotations
@@ -14,31 +18,20 @@ import asyncio
 import logging
 import time
 
-from aiokafka import TopicPartition
-
-from deploystatus.connections import RedisClient, create_consumer, create_redis
+from deploystatus.connections import RedisClient, create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
-from projector.consumer import Projector
-from projector.exceptions import ProjectorError
-from projector.fanout import Fanout
-from projector.generations import Build, Generations, group_of
+from projector.exceptions import RebuildInterrupted, RebuildRefused
+from projector.generations import Build, Generations
 from projector.lease import Lease
 from projector.progress import ProgressPrinter
+from projector.rebuild_workers import Workers, process_count, share_out
+from projector.replay import replay
 from projector.retry import retry
 from projector.store import RedisStatusStore
 
 log = logging.getLogger(__name__)
-CHECK_SECONDS = 0.5
-
-
-class RebuildRefused(ProjectorError):
-    """The rebuild cannot start; the message says why and what to run instead."""
-
-
-class RebuildInterrupted(ProjectorError):
-    """The rebuild lost its lease (it stalled, or Redis lost its data) and stopped."""
 
 
 async def run_rebuild(settings: Settings, *, resume: bool, stopping: asyncio.Event) -> str:
@@ -132,43 +125,18 @@ async def _replay(
     stopping: asyncio.Event,
 ) -> str | None:
     """Feed ``build.generation`` through all phases; returns the generation it replaced."""
-    # Its group's committed offsets are where --resume continues, and where the projectors
-    # start when they move to the new generation.
-    consumer = create_consumer(
-        settings,
-        "deploystatus-rebuild",
-        group_of(settings.consumer_group, build.generation),
-        settings.rebuild_batch_size,
-    )
-    await consumer.start()
+    store = RedisStatusStore(redis, Keys(settings.redis_prefix), build.generation)
+    mine, *others = share_out(build.target, process_count(settings, len(build.target)))
+    workers = Workers(settings, build.generation, others)
+    phases = _Phases(settings, generations, lease, build, stopping, store, workers)
+    await workers.start()
     try:
-        await consumer.topics()
-        consumer.assign(
-            [
-                TopicPartition(settings.events_topic, p)
-                for p in consumer.partitions_for_topic(settings.events_topic) or ()
-            ]
-        )
-        store = RedisStatusStore(redis, Keys(settings.redis_prefix), build.generation)
-        projector = Projector(
-            consumer,
-            store,
-            generations,
-            None,  # the projectors dead-letter bad records; a replay must not repeat them
-            batch_size=settings.rebuild_batch_size,
-            poll_timeout_ms=settings.projector_poll_timeout_ms,
-            stopping=stopping,
-            # The new generation needs its own owner index; the changelog is the
-            # projectors' (the replay would only repeat documents it already holds).
-            fanout=Fanout(store, None),
-        )
-        phases = _Phases(settings, generations, lease, build, stopping, store)
-        await projector.run(phases.done, check_every=CHECK_SECONDS)
-        if phases.previous is None and not stopping.is_set():
-            raise RebuildInterrupted("the rebuild ended before its generation was served")
-        return phases.previous
+        await replay(settings, generations, store, mine, stopping, phases.done)
     finally:
-        await consumer.stop()
+        await workers.stop()
+    if phases.previous is None and not stopping.is_set():
+        raise RebuildInterrupted("the rebuild ended before its generation was served")
+    return phases.previous
 
 
 class _Phases:
@@ -180,8 +148,10 @@ class _Phases:
         build: Build,
         stopping: asyncio.Event,
         store: RedisStatusStore,
+        workers: Workers,
     ) -> None:
         self._settings = settings
+        self._workers = workers
         self._stopping = stopping
         self._store = store
         self._generations = generations
@@ -194,7 +164,10 @@ class _Phases:
         self.previous: str | None = None
 
     async def done(self) -> bool:
-        """Between batches: renew the lease, report, and move through the phases."""
+        """Between batches: renew the lease, check the helpers, report, and move through
+        the phases (the progress of every process is in ``applied``)."""
+        if not self._stopping.is_set():
+            self._workers.check()
         if not await self._lease.renew():
             raise RebuildInterrupted(
                 "the rebuild lease was lost (the process stalled longer than "

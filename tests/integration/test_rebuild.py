@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import random
+import re
 import signal
 import uuid
 
@@ -170,3 +172,52 @@ async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_pat
 
     verified = await run_cli(quick, "verify")
     assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+
+
+async def test_rebuild_shared_out_between_processes_serves_the_same_view(quick, tmp_path):
+    """With REBUILD_PROCESSES=3 two helper processes replay their share of the partitions
+    beside the rebuild's own; the switched view is the fold of the log and `verify` passes."""
+    _, _, events = fleet(seed=43, deployments=60, changes=600)
+    await publish(quick, events)
+    shared = quick.model_copy(update={"rebuild_processes": 3})
+    async with running_projector(quick):
+        await wait_for_view(quick, events)
+        before = await served_generation(quick)
+        rebuilt = await run_cli(shared, "rebuild")
+        assert rebuilt.returncode == 0, rebuilt.stderr.decode()
+        assert len(set(re.findall(rb"rebuild helper (\d+) replays", rebuilt.stderr))) == 2
+        assert await served_generation(quick) != before
+        await wait_for_view(quick, events)
+    verified = await run_cli(quick, "verify")
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+
+
+async def test_a_helper_killed_mid_rebuild_interrupts_it_and_resume_finishes(quick, tmp_path):
+    """kill -9 of a helper: the rebuild stops with exit 1 naming the partitions and
+    --resume; its other processes stop too; --resume then serves the complete view."""
+    _, _, events = fleet(seed=44, deployments=40, changes=3000)
+    await publish(quick, events)
+    slow = quick.model_copy(update={"rebuild_batch_size": 5, "rebuild_processes": 2})
+    log = tmp_path / "rebuild.log"
+    async with running_projector(quick):
+        await wait_for_view(quick, events)
+        process = start_cli(slow, "rebuild", log=log)
+        helper = await wait_for(
+            lambda: asyncio.to_thread(_helper_pids, log), bool, "the rebuild's helper"
+        )
+        await wait_for(lambda: building(quick), lambda b: b[1] > 0, "rebuild progress")
+        os.kill(helper[0], signal.SIGKILL)
+        code = await asyncio.to_thread(stop_process, process, 0)
+        assert code == 1, log.read_text()
+        assert re.search(r"partitions \[[\d, ]+\] exited with code -9", log.read_text())
+        assert "--resume" in log.read_text()
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in _helper_pids(log))
+        resumed = await run_cli(quick, "rebuild", "--resume")
+        assert resumed.returncode == 0, resumed.stderr.decode()
+        await wait_for_view(quick, events)
+    verified = await run_cli(quick, "verify")
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+
+
+def _helper_pids(log) -> list[int]:
+    return [int(pid) for pid in re.findall(r"rebuild helper (\d+) replays", log.read_text())]

@@ -40,6 +40,8 @@ class ProjectorResults:
     batch_levers: list[tuple[int, float]]
     # Lever: LEVER_GC_GEN0 on the same topic, default batch size; steady events/s.
     gc_lever: float | None = None
+    # Lever: the same rebuild in one process (REBUILD_PROCESSES=1).
+    rebuild_one_process: ProjectorRun | None = None
 
     @property
     def raw_rate(self) -> float:
@@ -73,9 +75,15 @@ async def run(
     )
     view = await footprint.measure(settings)
     batch_levers, gc_lever = await _batch_levers(stack, sizes) if with_rebuild else ([], None)
-    rebuilt = None
+    rebuilt = one_process = None
     if with_rebuild:
         rebuilt = await rebuild.rebuild(settings, total, stack.log_dir / "rebuild.log")
+        # Each rebuild replaces the generation the previous one made: the same work again.
+        one_process = await rebuild.rebuild(
+            settings.model_copy(update={"rebuild_processes": 1}),
+            total,
+            stack.log_dir / "rebuild-one-process.log",
+        )
     return ProjectorResults(
         events=total,
         deployments=len(deployments),
@@ -88,6 +96,7 @@ async def run(
         profile=summarise(profile_raw),
         batch_levers=batch_levers,
         gc_lever=gc_lever,
+        rebuild_one_process=one_process,
     )
 
 

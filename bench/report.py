@@ -163,6 +163,14 @@ def markdown(results: RunResults, findings: str) -> str:
                 "| rebuild (`deploystatus rebuild`), spawn to generation switch | "
                 f"{proj.events:,} | {proj.rebuild.seconds:.1f} | {proj.rebuild.overall_rate:,.0f} |"
             )
+        one = proj.rebuild_one_process
+        if one is not None and proj.rebuild is not None:
+            slower = _fmt_ratio(ratio_of(one.seconds, proj.rebuild.seconds))
+            out.append(
+                "| lever: the same rebuild in one process (`REBUILD_PROCESSES=1`; above: the "
+                f"default, one per core) | {proj.events:,} | {one.seconds:.1f} | "
+                f"{one.overall_rate:,.0f} ({slower} the time) |"
+            )
         for batch_size, rate in proj.batch_levers:
             base = proj.batch_levers[0][1]
             out.append(

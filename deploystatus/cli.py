@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("generation", help="the generation being built")
     worker.add_argument("--partitions", required=True, type=_partitions, help="e.g. 1,3,5")
+    worker.add_argument("--parent", required=True, type=int, help="the rebuild's pid")
     worker.set_defaults(handler=_rebuild_worker)
 
     verify = commands.add_parser(
@@ -209,7 +210,9 @@ def _rebuild_worker(settings: Settings, args: argparse.Namespace) -> int:
     from projector.rebuild_workers import run_worker
 
     async def work() -> None:
-        await run_worker(settings, args.generation, args.partitions, _stop_on_signals())
+        await run_worker(
+            settings, args.generation, args.partitions, args.parent, _stop_on_signals()
+        )
 
     _tune_gc_for_folding()
     asyncio.run(work())

@@ -125,10 +125,17 @@ def _resources(given: Resources) -> ResourcesState:
 def _add_history(
     history: tuple[StatusChange, ...], entry: StatusChange
 ) -> tuple[StatusChange, ...]:
-    # Keeping only the newest HISTORY_LIMIT is exact: an entry that falls out can never
-    # come back, since later insertions only add entries.
-    ordered = sorted((*history, entry), key=lambda e: (e.changed_at, e.seq), reverse=True)
-    return tuple(ordered[:HISTORY_LIMIT])
+    """``history`` (newest first by (changed_at, seq)) with ``entry`` in its place, cut to
+    the newest HISTORY_LIMIT: exact, since an entry that falls out can never come back."""
+    # The entry's seq is the highest yet (events_applied only grows), so it goes before the
+    # first entry not later than it; usually the first of all (a linear scan, not a sort:
+    # this ran for every status change).
+    index = 0
+    while index < len(history) and history[index].changed_at > entry.changed_at:
+        index += 1
+    if index >= HISTORY_LIMIT:
+        return history
+    return (*history[:index], entry, *history[index : HISTORY_LIMIT - 1])
 
 
 def _replica_status_changed(

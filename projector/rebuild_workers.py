@@ -64,6 +64,8 @@ class Workers:
                 self._generation,
                 "--partitions",
                 ",".join(map(str, share)),
+                "--parent",
+                str(os.getpid()),
                 env=env,
             )
             self._processes.append(process)
@@ -96,11 +98,19 @@ class Workers:
 
 
 async def run_worker(
-    settings: Settings, generation: str, partitions: list[int], stopping: asyncio.Event
+    settings: Settings,
+    generation: str,
+    partitions: list[int],
+    parent: int,
+    stopping: asyncio.Event,
 ) -> None:
     """A helper's life: replay ``partitions`` into ``generation`` until stopped, or until
-    the rebuild that started it is gone (then ``--resume`` starts new helpers)."""
-    parent = os.getppid()
+    the rebuild process ``parent`` that started it is gone (``--resume`` starts new ones)."""
+    # The pid is given, not read here: a rebuild killed while this process was starting
+    # would leave it adopted already, and it would never notice.
+    if os.getppid() != parent:
+        log.warning("the rebuild that started this helper is gone; not starting")
+        return
     redis = create_redis(settings)
     keys = Keys(settings.redis_prefix)
     generations = Generations(redis, keys)

@@ -36,7 +36,8 @@ def format_time(value: datetime) -> str:
     """Canonical RFC 3339 form of an aware datetime: UTC, microseconds, ``Z``."""
     if value.utcoffset():
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # Cut the "+00:00" rather than dropping the zone first: a datetime fewer per event.
+    return value.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def event_digest(event_id: str) -> bytes:

@@ -10,6 +10,7 @@ import random
 import re
 import signal
 import uuid
+from pathlib import Path
 
 import pytest
 from harness import (
@@ -123,7 +124,8 @@ async def building(settings):
 
 
 async def start_slow_rebuild(settings, tmp_path, name: str):
-    """A rebuild replaying in tiny batches, frozen (SIGSTOP) once it has made progress."""
+    """A rebuild replaying in tiny batches, frozen (SIGSTOP) once it has made progress (its
+    helper processes are not: they go on until they see it gone)."""
     slow = settings.model_copy(update={"rebuild_batch_size": 5})
     process = start_cli(slow, "rebuild", log=tmp_path / f"{name}.log")
     build, _ = await wait_for(
@@ -150,6 +152,7 @@ async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_pat
         stop_process(first, sig=0)
 
         await asyncio.sleep(quick.rebuild_lease_seconds + 0.5)  # the dead holder's lease expires
+        assert not _running(_helper_pids(tmp_path / "first.log")), "its helpers outlived it"
         plain = await run_cli(quick, "rebuild")
         assert plain.returncode == 2
         assert b"--resume" in plain.stderr
@@ -162,6 +165,7 @@ async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_pat
         doomed.send_signal(signal.SIGKILL)
         stop_process(doomed, sig=0)
         await asyncio.sleep(quick.rebuild_lease_seconds + 0.5)
+        assert not _running(_helper_pids(tmp_path / "doomed.log")), "its helpers outlived it"
         aborted = await run_cli(quick, "rebuild", "--abort")
         assert aborted.returncode == 0, aborted.stderr.decode()
         assert (await building(quick))[0] is None
@@ -211,12 +215,16 @@ async def test_a_helper_killed_mid_rebuild_interrupts_it_and_resume_finishes(qui
         assert code == 1, log.read_text()
         assert re.search(r"partitions \[[\d, ]+\] exited with code -9", log.read_text())
         assert "--resume" in log.read_text()
-        assert not any(os.path.exists(f"/proc/{pid}") for pid in _helper_pids(log))
+        assert not _running(_helper_pids(log))
         resumed = await run_cli(quick, "rebuild", "--resume")
         assert resumed.returncode == 0, resumed.stderr.decode()
         await wait_for_view(quick, events)
     verified = await run_cli(quick, "verify")
     assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+
+
+def _running(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
 def _helper_pids(log) -> list[int]:

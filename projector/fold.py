@@ -3,7 +3,9 @@ same order always give the same state, which is what makes rebuilds and redelive
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from events.models import (
     DeploymentCreated,
@@ -80,42 +82,72 @@ def _apply_into(state: DeploymentState, event: Event) -> None:
 
 
 def _change(state: DeploymentState, event: Event, event_time: str) -> None:
-    match event:
-        case DeploymentCreated(data=data):
-            state.created = True
-            state.owner = str(data.user_id)
-            state.name = data.name
-            state.target_replicas = data.target_replicas
-            state.created_at = event_time
-            # A status set by events that overtook the creation is kept unless the
-            # creation states one itself; the default only fills a gap.
-            if "status" in data.model_fields_set or state.status is None:
-                state.status = data.status
-            if data.resources is not None:
-                state.resources = _resources(data.resources)
-        case DeploymentScaled(data=data):
-            state.target_replicas = data.target_replicas
-        case DeploymentStatusChanged(data=data):
-            entry = StatusChange(
-                old_status=data.old_status,
-                new_status=data.new_status,
-                changed_at=event_time,
-                reason=data.reason,
-                seq=state.events_applied,
-            )
-            state.status = data.new_status
-            state.history = _add_history(state.history, entry)
-        case DeploymentResourcesAllocated(data=data):
-            state.resources = _resources(data)
-        case DeploymentDeleted():
-            state.deleted = True
-        case ReplicaStatusChanged():
-            state.replicas = _replica_status_changed(state.replicas, event, event_time)
-        case ReplicaRemoved(data=data):
-            replica_id = str(data.replica_id)
-            state.replicas = tuple(r for r in state.replicas if r.id != replica_id)
-        case _:  # pragma: no cover
-            raise AssertionError(f"unhandled event type {event.type!r}")
+    # A table, not a match statement: the class patterns were tried in turn for every event.
+    HANDLERS[type(event)](state, event, event_time)
+
+
+def _created(state: DeploymentState, event: DeploymentCreated, event_time: str) -> None:
+    data = event.data
+    state.created = True
+    state.owner = str(data.user_id)
+    state.name = data.name
+    state.target_replicas = data.target_replicas
+    state.created_at = event_time
+    # A status set by events that overtook the creation is kept unless the creation states
+    # one itself; the default only fills a gap.
+    if "status" in data.model_fields_set or state.status is None:
+        state.status = data.status
+    if data.resources is not None:
+        state.resources = _resources(data.resources)
+
+
+def _scaled(state: DeploymentState, event: DeploymentScaled, event_time: str) -> None:
+    state.target_replicas = event.data.target_replicas
+
+
+def _status_changed(
+    state: DeploymentState, event: DeploymentStatusChanged, event_time: str
+) -> None:
+    data = event.data
+    entry = StatusChange(
+        old_status=data.old_status,
+        new_status=data.new_status,
+        changed_at=event_time,
+        reason=data.reason,
+        seq=state.events_applied,
+    )
+    state.status = data.new_status
+    state.history = _add_history(state.history, entry)
+
+
+def _resources_allocated(
+    state: DeploymentState, event: DeploymentResourcesAllocated, event_time: str
+) -> None:
+    state.resources = _resources(event.data)
+
+
+def _deleted(state: DeploymentState, event: DeploymentDeleted, event_time: str) -> None:
+    state.deleted = True
+
+
+def _replica_changed(state: DeploymentState, event: ReplicaStatusChanged, event_time: str) -> None:
+    state.replicas = _replica_status_changed(state.replicas, event, event_time)
+
+
+def _replica_removed(state: DeploymentState, event: ReplicaRemoved, event_time: str) -> None:
+    replica_id = str(event.data.replica_id)
+    state.replicas = tuple(r for r in state.replicas if r.id != replica_id)
+
+
+HANDLERS: dict[type[Any], Callable[[DeploymentState, Any, str], None]] = {
+    DeploymentCreated: _created,
+    DeploymentScaled: _scaled,
+    DeploymentStatusChanged: _status_changed,
+    DeploymentResourcesAllocated: _resources_allocated,
+    DeploymentDeleted: _deleted,
+    ReplicaStatusChanged: _replica_changed,
+    ReplicaRemoved: _replica_removed,
+}
 
 
 def _resources(given: Resources) -> ResourcesState:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta, timezone
+from typing import get_args
 
 from builders import USER_ID, Events, at, doc, fold, new_id, z
 
 from api.schemas import StatusDocument
+from events.models import EVENT_TYPES, Event
 from projector.document import render
-from projector.fold import apply
+from projector.fold import HANDLERS, apply
 from projector.state import DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
+
+
+def test_every_event_type_has_a_handler() -> None:
+    """The fold's dispatch table covers each model of the Event union, and only those."""
+    models = get_args(get_args(Event)[0])
+    assert set(HANDLERS) == set(models)
+    assert len(models) == len(EVENT_TYPES)
 
 
 # --- deployment events ---------------------------------------------------------------------

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import gc
 import os
-import signal
 import sys
 import uuid
 from pathlib import Path
@@ -18,6 +17,7 @@ from api.exceptions import ConfigurationError
 from deploystatus.devstack import DevStackError
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
+from deploystatus.signals import stop_on_signals
 from deploystatus.watch import CONDITIONS
 from projector.exceptions import RebuildInterrupted, RebuildRefused
 from projector.verify import VerifyRefused
@@ -198,7 +198,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     async def rebuild() -> str:
-        return await run_rebuild(settings, resume=args.resume, stopping=_stop_on_signals())
+        return await run_rebuild(settings, resume=args.resume, stopping=stop_on_signals())
 
     _tune_gc_for_folding()
     served = asyncio.run(rebuild())
@@ -210,22 +210,11 @@ def _rebuild_worker(settings: Settings, args: argparse.Namespace) -> int:
     from projector.rebuild_workers import run_worker
 
     async def work() -> None:
-        await run_worker(
-            settings, args.generation, args.partitions, args.parent, _stop_on_signals()
-        )
+        await run_worker(settings, args.generation, args.partitions, args.parent, stop_on_signals())
 
     _tune_gc_for_folding()
     asyncio.run(work())
     return 0
-
-
-def _stop_on_signals() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM (called inside the running loop)."""
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
-    return stopping
 
 
 def _verify(settings: Settings, args: argparse.Namespace) -> int:

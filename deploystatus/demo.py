@@ -13,7 +13,6 @@ import logging
 import os
 import random
 import secrets
-import signal
 import socket
 import uuid
 
@@ -27,6 +26,7 @@ from deploystatus.connections import create_producer
 from deploystatus.devstack import EmbeddedService, free_port, start_broker, start_redis
 from deploystatus.samples import SimulatedDeployment, create_deployment, simulation_step
 from deploystatus.settings import Settings
+from deploystatus.signals import stop_on_signals
 from deploystatus.topics import ensure_topics
 from events.publisher import EventPublisher
 from projector.service import run_projector
@@ -42,20 +42,12 @@ def run_simulation(settings: Settings) -> int:
     elsewhere (docker compose). Stops on Ctrl-C/SIGTERM."""
 
     async def simulate() -> None:
-        stop = _stop_on_signals()
+        stop = stop_on_signals()
         await ensure_topics(settings)
         await _simulate(settings, stop)
 
     asyncio.run(simulate())
     return 0
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 def run_demo(settings: Settings) -> int:
@@ -89,7 +81,7 @@ def run_demo(settings: Settings) -> int:
 
 
 async def _run(settings: Settings) -> None:
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
 
     server = uvicorn.Server(
         uvicorn.Config(

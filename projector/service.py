@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from deploystatus.connections import (
 )
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
+from deploystatus.signals import stop_on_signals
 from deploystatus.topics import end_offsets, ensure_topics
 from projector import metrics
 from projector.changelog import Changelog
@@ -49,10 +49,7 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
     """Run until ``stopping`` is set (by default: until SIGTERM/SIGINT), then finish the batch
     in hand, commit it and return."""
     if stopping is None:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stopping.set)
+        stopping = stop_on_signals()
     if settings.projector_metrics_port:
         start_metrics_server(settings.projector_metrics_port, settings.projector_metrics_host)
     redis = create_redis(settings)

@@ -6,19 +6,42 @@ ANALYSIS = """### Before and after (issue 7)
 
 Full runs of `python -m bench` on this machine (2 cores shared with other work: absolute
 figures move by 10-20% between runs, the same-run ratios less): the first run with the
-benchmark suite (16:30), the run before the second round of changes (17:14), and the two
-full runs after it (19:34, 19:57; this file holds the 19:57 one).
+benchmark suite (16:30), the run before the second round of changes (17:14), two full runs
+after it (19:34, 19:57), and the run after the third round (22:06, the one in this file;
+the machine was a different 2-core VM by then, so compare the ratios).
 
-| figure | 16:30 | 17:14 | 19:34 | 19:57 |
-|---|---|---|---|---|
-| read req/s at saturation (x bare endpoint) | 0.15x | 0.52x | 0.77x | 0.80x |
-| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x |
-| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x |
-| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 |
-| projector CPU per event | 168 us | 86 us | 41 us | 41 us |
-| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s |
-| projector RSS, 100k / 1M events | - | 227 / 448 MiB | 177 / 267 MiB | 180 / 253 MiB |
-| freshness p99, GET / watch stream | 556 / - ms | 385 / - ms | 47.8 / 46.5 ms | 67.9 / 61.1 ms |
+| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 |
+|---|---|---|---|---|---|
+| read req/s at saturation (x bare endpoint) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x |
+| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x |
+| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x |
+| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 |
+| projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us |
+| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s |
+| projector RSS, 100k / 1M events (MiB) | - | 227 / 448 | 177 / 267 | 180 / 253 | 172 / 242 |
+| freshness p99, GET / watch (ms) | 556 / - | 385 / - | 47.8 / 46.5 | 67.9 / 61.1 | 49.2 / 51.3 |
+
+### What changed in the third round (22:06)
+
+11. **The rebuild is shared out between processes** (`projector/rebuild_workers.py`,
+    `REBUILD_PROCESSES`, by default one per core up to 4): the `rebuild` process replays the
+    first share of the partitions and runs the phases; helper processes
+    (`deploystatus rebuild-worker`) replay the others into the same generation and consumer
+    group. With 2 processes on these 2 cores: 18.7 s against 34.0 s for the same rebuild in
+    one process (the lever row above; 1.82x). It pays this much because one process used
+    one core while Redis and the broker left most of the other idle (top: projector ~95%,
+    Redis ~20%, broker ~15% of a core).
+12. **The fold dispatches on a table** of one handler per event type instead of a `match`
+    statement, which tried the class patterns in turn (in process, timeit: 6.7 -> 5.1 us
+    per status change, 8.3 -> 6.2 us per replica event); a status change is inserted into the
+    history by a scan instead of a sort; `format_time` builds one datetime fewer.
+    Together with run-to-run noise: 41 -> 38 us of projector CPU per event.
+
+Tried and not kept: `KAFKA_FETCH_MAX_WAIT_MS=5` (freshness p50 27 -> 22 ms but p99 71 -> 98
+ms in a freshness-only run: the faster polling took CPU from the rest); `PYTHONMALLOC=malloc`
+for the projector (17k instead of 24k events/s and a higher RSS: 190 / 274 MiB); a union of
+a canonical-uuid string and `uuid.UUID` for the subject (pydantic validation 4.0 -> 4.7 us,
+slower than the uuid it would avoid formatting).
 
 ### What changed in the second round, and what each change measured
 
@@ -79,38 +102,42 @@ Freshness (`deploystatus/connections.py`, `deploystatus/settings.py`, `bench/fre
 
 ### What is still missed, and why
 
-**Projector, 50,000 events/s in one process (23k).** 41 us per event all included, on a
+**Projector, 50,000 events/s in one process (26k).** 38 us per event all included, on a
 core shared with Redis (a Lua call per write) and the broker. In the profile above the
-largest items are pydantic's validation of the CloudEvent (`validate_json`, ~14% self), the
-fold's match on the event type, the key check (formatting the subject uuid, behind a
-`cached_property` whose lock costs in Python 3.11), then aiokafka's record unpacking and
-redis-py. On this data nothing coalesces (10,000 deployments round robin: one event per
-deployment per batch), so every event is a write. 50k/s from one process would need a
+largest items are pydantic's validation of the CloudEvent (`validate_json`, ~16% self: ~4 us
+an event, which a timeit of it alone confirms), the key check (formatting the subject uuid,
+behind a `cached_property` whose lock costs in Python 3.11), `format_time`, then aiokafka's
+record unpacking and redis-py. Every event is validated and folded in Python; a batch
+coalesces the writes of a deployment's events (the batch-size lever: 2.45x from 1,000 to
+10,000 records), not their decoding. 50k/s from one process would need a
 decoder without pydantic on the hot path (a second copy of the contract's rules) or events
 that coalesce; the design's answer is scale-out: the topic has 12 partitions, and a consumer
-group of 3 projector processes (fault suite: exact under kills and rebalances) passes 50k/s
-on as many cores. Not measurable here: 2 cores.
-
-**Rebuild of 1M events in 30 s (43 s).** The same per-event cost, in one process (manual
-assignment of all partitions). Splitting the partitions over several rebuild processes
-would divide it; not built.
+group of projector processes (fault suite: exact under kills and rebalances) scales with
+cores, as the rebuild's processes did above (1.82x with 2); 2 processes at this rate would
+be ~50k/s given 2 free cores. Not measurable here: the 2 cores are shared with Redis, the
+broker and the benchmark.
 
 **Projector RSS flat within 20% between 100k and 1M events (1.41x).** The RSS levels off
-once the deployments' states are full: 180 MiB at 100k, 253 at 500k, 265 at 750k, 253 at 1M.
+once the deployments' states are full: 172 MiB at 100k, 254 at 500k, 254 at 750k, 242 at 1M
+(the run before: 180 / 253 / 265 / 253).
 Between 10 and 100 events per deployment a state's history fills (10 entries) and its dedup
 window (64 digests): 1.9 -> 3.8 kB of Python objects per state (tracemalloc), times the 10,000
 states of the cache; the documents of the batch in flight and of the one being committed
 double in size too. Both are bounded (cache size, batch size, chunks of 1,000), which the
 later checkpoints show; 100k events is simply before the states are full on this data set.
 
-**Freshness p99 <= 50 ms at 2,000 events/s: met in one full run (47.8 / 46.5 ms) and in
-the quick runs (35 / 30 ms), missed in this one (67.9 / 61.1 ms).** p50 is ~25 ms
-(producer linger 5 ms, the broker's fetch hold up to 20 ms, fold and write, notification);
-the p99 is where the 2 shared cores show (the benchmark client publishing 2,000 events/s and
-reading 40 streams, the API, the projector, the broker and Redis). Not reliably met here.
+**Freshness p99 <= 50 ms at 2,000 events/s: borderline (49.2 / 51.3 ms in this run; 47.8 /
+46.5 and 67.9 / 61.1 in the two before; freshness-only runs of the same code gave 70.6 and
+40.6 ms).** p50 is ~23 ms (producer linger 5 ms, the broker's fetch hold up to 20 ms, fold
+and write, notification); the p99 is where the 2 shared cores show (the benchmark client
+publishing 2,000 events/s and reading 40 streams, the API, the projector, the broker and
+Redis). With a `gc.callbacks` timer in the projector (a diagnostic run, not kept), its
+young-generation collections took 10-50 ms of wall time under this contention, which is
+the size of the tail; the collector found almost no cyclic garbage in steady state, so
+there is nothing to remove, only CPU to share. Not reliably met here.
 
-**Read path at 0.8x of the bare endpoint: met at 0.80x in this run, 0.77x in the one
-before** (the "ours" row of the levers table, same settings, gave 0.84x and 0.83x). With the
+**Read path at 0.8x of the bare endpoint: met (0.94x in this run, 0.80x and 0.77x in the
+two before)** (the "ours" row of the levers table, same settings, moves by ~10%). With the
 document cache a read does no I/O; what is left is uvicorn's and FastAPI's share, as for
 the bare endpoint, plus the token check (cached) and the response headers.
 

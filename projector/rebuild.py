@@ -129,8 +129,8 @@ async def _replay(
     mine, *others = share_out(build.target, process_count(settings, len(build.target)))
     workers = Workers(settings, build.generation, others)
     phases = _Phases(settings, generations, lease, build, stopping, store, workers)
-    await workers.start()
     try:
+        await workers.start()
         await replay(settings, generations, store, mine, stopping, phases.done)
     finally:
         await workers.stop()

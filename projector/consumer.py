@@ -50,6 +50,11 @@ CONFLICT_ROUNDS = 5
 # deployment of the assigned partitions, a batch reads nothing back from Redis. A state is a
 # few kB of Python objects, so this bounds the cache to tens of MB.
 STATE_CACHE_SIZE = 10_000
+# aiokafka retries a commit refused with a retriable error (no coordinator known, one moving
+# during a rebalance) inside commit(), for as long as it takes: an attempt is bounded so that
+# ``retry`` gets control back, logs it, and gives up when the projector is told to stop (the
+# partitions' next owner then redoes the batch, skipping what was written by position).
+COMMIT_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass
@@ -309,7 +314,11 @@ class Projector:
     async def _commit(self, next_offsets: dict[TopicPartition, int]) -> None:
         offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in next_offsets.items()}
         try:
-            await retry(lambda: self._consumer.commit(offsets), "offset commit", self.stopping)
+            await retry(
+                lambda: asyncio.wait_for(self._consumer.commit(offsets), COMMIT_TIMEOUT_SECONDS),
+                "offset commit",
+                self.stopping,
+            )
         except (CommitFailedError, IllegalStateError) as exc:
             # The partitions moved to another process during the batch. What we wrote is
             # safe (compare-and-set); the new owner skips what we applied by its position.

@@ -278,10 +278,16 @@ def start_cli(
 def stop_process(
     process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30
 ) -> int:
-    """Send ``sig`` (0: none, just wait) and return the exit code."""
+    """Send ``sig`` (0: none, just wait) and return the exit code; a process that does not
+    exit in time is killed (no test leaves one behind) and the timeout raised."""
     if sig and process.poll() is None:
         process.send_signal(sig)
-    return process.wait(timeout=timeout)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
 
 
 async def run_cli(

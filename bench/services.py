@@ -70,8 +70,7 @@ def running_stack() -> Iterator[Stack]:
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that makes a subprocess build ``Settings()`` equal to ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS_", "JWT_"))}
-    return env | settings.as_environment() | {"PYTHONPATH": str(ROOT)} | extra
+    return settings.subprocess_environment(os.environ) | {"PYTHONPATH": str(ROOT)} | extra
 
 
 def spawn(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -123,6 +124,12 @@ class Settings(BaseSettings):
                 value = ",".join(value)
             env[name.upper()] = str(value)
         return env
+
+    def subprocess_environment(self, base: Mapping[str, str]) -> dict[str, str]:
+        """``base`` (e.g. ``os.environ``) with its settings variables replaced by these
+        settings: a setting left unset here is not taken from ``base`` either."""
+        env = {k: v for k, v in base.items() if k.lower() not in type(self).model_fields}
+        return env | self.as_environment()
 
     @field_validator("jwt_algorithms", mode="before")
     @classmethod

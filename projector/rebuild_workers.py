@@ -53,11 +53,8 @@ class Workers:
         self._processes: list[asyncio.subprocess.Process] = []
 
     async def start(self) -> None:
-        # The rebuild's own settings, which may not come from this environment alone: none of
-        # the environment's settings variables, then all of the rebuild's.
-        fields = Settings.model_fields
-        env = {k: v for k, v in os.environ.items() if k.lower() not in fields}
-        env |= self._settings.as_environment()
+        # The rebuild's own settings, which may not come from this environment alone.
+        env = self._settings.subprocess_environment(os.environ)
         for share in self._shares:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,

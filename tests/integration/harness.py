@@ -251,8 +251,7 @@ async def committed_offsets(settings: Settings) -> dict[int, int]:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a ``deploystatus`` subprocess use ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "REDIS_", "JWT_"))}
-    return env | settings.as_environment()
+    return settings.subprocess_environment(os.environ)
 
 
 def start_cli(

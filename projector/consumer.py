@@ -165,9 +165,7 @@ class Projector:
         next_check = time.monotonic() + check_every
         try:
             while not self.stopping.is_set():
-                batch = await self._consumer.getmany(
-                    timeout_ms=self._poll_timeout_ms, max_records=self._batch_size
-                )
+                batch = await self._poll()
                 if batch:
                     async with self._batch_lock:
                         with metrics.BATCH_SECONDS.time():
@@ -180,6 +178,28 @@ class Projector:
                     next_check = time.monotonic() + check_every
         finally:
             await self.drain()
+
+    async def _poll(self) -> Batch:
+        """The next batch, or an empty one if told to stop first: getmany() waits without
+        end while a rebalance is in progress, and one that never ends (seen on the embedded
+        broker when the group's leader left) must not keep a stop waiting."""
+        poll: asyncio.Future[Batch] = asyncio.ensure_future(
+            self._consumer.getmany(timeout_ms=self._poll_timeout_ms, max_records=self._batch_size)
+        )
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            # typeshed wants futures of one result type; these two differ.
+            await asyncio.wait([poll, stop], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
+        finally:
+            stop.cancel()
+            if not poll.done():
+                poll.cancel()
+                await asyncio.wait({poll})
+        # A poll cut short is dropped whole, and the loop stops without committing anything
+        # after it: its records are read again by the partitions' next owner.
+        if poll.cancelled() or self.stopping.is_set():
+            return {}
+        return poll.result()
 
     async def process(self, batch: Batch) -> None:
         """Apply one polled batch and start its commit (``drain()`` waits for it). Raises

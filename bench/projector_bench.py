@@ -5,7 +5,7 @@ consumer reading the same topic in the same run; the rebuild; RSS and Redis byte
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import footprint, rebuild
@@ -20,9 +20,9 @@ from bench.services import Stack
 RAW_CONSUME_DEADLINE_SECONDS = 300
 LEVER_ROUNDS = 20
 LEVER_BATCH_SIZES = (1000, 10_000)
-# Lever: the collector's first threshold (CPython's default: 700), at the default batch size.
-LEVER_GC_GEN0 = 700  # CPython's default; the projector sets 50,000
-LEVER_GC_ARGS = ["-m", "bench.projector_lever", "--gc-gen0", str(LEVER_GC_GEN0)]
+# Lever: the collector's first threshold at CPython's default (700) and at the projector's
+# setting before issue 7's fourth round (50,000; now GC_FIRST_THRESHOLD), default batch size.
+LEVER_GC_GEN0 = (700, 50_000)
 
 
 @dataclass
@@ -38,8 +38,8 @@ class ProjectorResults:
     profile: Profile | None
     # Lever: PROJECTOR_BATCH_SIZE, on a smaller topic; (batch size, steady events/s).
     batch_levers: list[tuple[int, float]]
-    # Lever: LEVER_GC_GEN0 on the same topic, default batch size; steady events/s.
-    gc_lever: float | None = None
+    # Lever: each LEVER_GC_GEN0 on the same topic, default batch size; (threshold, events/s).
+    gc_levers: list[tuple[int, float]] = field(default_factory=list)
     # Lever: the same rebuild in one process (REBUILD_PROCESSES=1).
     rebuild_one_process: ProjectorRun | None = None
 
@@ -74,7 +74,7 @@ async def run(
         profile_to=profile_raw,
     )
     view = await footprint.measure(settings)
-    batch_levers, gc_lever = await _batch_levers(stack, sizes) if with_rebuild else ([], None)
+    batch_levers, gc_levers = await _batch_levers(stack, sizes) if with_rebuild else ([], [])
     rebuilt = one_process = None
     if with_rebuild:
         rebuilt = await rebuild.rebuild(settings, total, stack.log_dir / "rebuild.log")
@@ -95,33 +95,38 @@ async def run(
         footprint=view,
         profile=summarise(profile_raw),
         batch_levers=batch_levers,
-        gc_lever=gc_lever,
+        gc_levers=gc_levers,
         rebuild_one_process=one_process,
     )
 
 
-async def _batch_levers(stack: Stack, sizes: Sizes) -> tuple[list[tuple[int, float]], float]:
+async def _batch_levers(
+    stack: Stack, sizes: Sizes
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """More records per poll give more events per deployment per batch, so more coalescing
-    into one load + one write. Measured on a topic of ``LEVER_ROUNDS`` events per deployment."""
+    into one load + one write. Measured on a topic of ``LEVER_ROUNDS`` events per deployment,
+    with the collector's thresholds after it."""
     settings = stack.settings("batch")
     deployments = make_deployments(sizes.projector_deployments, seed=17)
     total = await publish_bulk(settings, event_log(deployments, LEVER_ROUNDS))
+    same_topic = {"events_topic": settings.events_topic, "dlq_topic": settings.dlq_topic}
     measured = []
     for batch_size in LEVER_BATCH_SIZES:
         run_settings = stack.settings(
-            f"batch{batch_size}",
-            events_topic=settings.events_topic,
-            dlq_topic=settings.dlq_topic,
-            projector_batch_size=batch_size,
+            f"batch{batch_size}", projector_batch_size=batch_size, **same_topic
         )
         run, _ = await project_all(
             run_settings, total, stack.log_dir / f"projector-batch{batch_size}.log", timeout_s=600
         )
         measured.append((batch_size, run.steady_rate))
-    gc_settings = stack.settings(
-        "batchgc", events_topic=settings.events_topic, dlq_topic=settings.dlq_topic
-    )
-    gc_run, _ = await project_all(
-        gc_settings, total, stack.log_dir / "projector-gc.log", timeout_s=600, args=LEVER_GC_ARGS
-    )
-    return measured, gc_run.steady_rate
+    gc_measured = []
+    for threshold in LEVER_GC_GEN0:
+        gc_run, _ = await project_all(
+            stack.settings(f"gc{threshold}", **same_topic),
+            total,
+            stack.log_dir / f"projector-gc{threshold}.log",
+            timeout_s=600,
+            args=["-m", "bench.projector_lever", "--gc-gen0", str(threshold)],
+        )
+        gc_measured.append((threshold, gc_run.steady_rate))
+    return measured, gc_measured

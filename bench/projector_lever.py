@@ -1,8 +1,8 @@
 """``python -m bench.projector_lever --gc-gen0 N``: ``deploystatus projector`` with the
-garbage collector's first threshold at N instead of the 50,000 the projector sets for itself
-(`deploystatus/cli.py`; CPython's default is 700): what that setting saves. A projector holds
-many long-lived objects (cached states, a batch of events), and every young-generation
-collection that reaches the older ones rescans them.
+garbage collector's first threshold at N instead of the one the projector sets for itself
+(`deploystatus/cli.py::GC_FIRST_THRESHOLD`; CPython's default is 700): what that setting
+saves. A batch keeps its events and new states alive until it is written, and every
+young-generation collection walks all of them.
 
 Bench-only: the production code runs unchanged otherwise.
 """

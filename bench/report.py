@@ -14,9 +14,11 @@ from pathlib import Path
 
 from bench.freshness import LEVER_FETCH_WAIT_MS, WATCHED
 from bench.profiling import Profile
-from bench.projector_bench import LEVER_GC_GEN0, LEVER_ROUNDS
+from bench.projector_bench import LEVER_ROUNDS
 from bench.read_path import ReadResults
 from bench.targets import MB, RunResults, find_run, ratio_of, targets
+from deploystatus.cli import GC_FIRST_THRESHOLD
+from deploystatus.settings import Settings
 
 
 def machine() -> str:
@@ -178,12 +180,19 @@ def markdown(results: RunResults, findings: str) -> str:
                 f"{proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f} "
                 f"({_fmt_ratio(ratio_of(rate, base))} of batch {proj.batch_levers[0][0]}) |"
             )
-        if proj.gc_lever is not None:
+        default_batch = Settings.model_fields["projector_batch_size"].default
+        default_rate = dict(proj.batch_levers).get(default_batch)
+        for threshold, rate in proj.gc_levers:
+            versus = (
+                f" ({_fmt_ratio(ratio_of(rate, default_rate))} of the default)"
+                if default_rate
+                else ""
+            )
             out.append(
-                f"| lever: GC first threshold {LEVER_GC_GEN0:,} (CPython default; the projector "
-                "sets 50,000; `bench/projector_lever.py`), "
-                f"default batch size (steady, {proj.deployments * LEVER_ROUNDS:,}-event topic) "
-                f"| | | {proj.gc_lever:,.0f} |"
+                f"| lever: GC first threshold {threshold:,} (the projector sets "
+                f"{GC_FIRST_THRESHOLD:,}; `bench/projector_lever.py`), default batch size "
+                f"(steady, {proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f}"
+                f"{versus} |"
             )
         out += [
             "",

@@ -85,6 +85,12 @@ def _positive_murmur2(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
+# Records gathered per partition per produce request. aiokafka's default (16 kB) holds a
+# handful of status documents: the projector's changelog then cost a request, encoded in
+# Python, per few records. Below the broker's default limit for a batch (1 MB).
+MAX_BATCH_BYTES = 512 * 1024
+
+
 def create_producer(settings: Settings, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
     """A producer that waits for every in-sync replica; idempotent where the broker allows
     (the embedded dev broker refuses InitProducerId, so it is a setting). ``linger_ms``
@@ -96,6 +102,7 @@ def create_producer(settings: Settings, client_id: str, linger_ms: int = 5) -> A
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=linger_ms,
+        max_batch_size=MAX_BATCH_BYTES,
         partitioner=KeyHashCache(),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import uuid
 from typing import Any
 
 import orjson
@@ -11,10 +13,17 @@ from events.exceptions import InvalidEvent
 from events.models import EVENT_TYPES, Event, event_adapter
 
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "subject", "time")
+# Record keys remembered once parsed (see ``_canonical_key``): a few MB at most.
+KEY_CACHE_SIZE = 32_768
 
 
 def decode(key: bytes | None, value: bytes | None) -> Event:
     """Decode one Kafka record into an event, or raise ``InvalidEvent`` saying why not."""
+    return decode_keyed(key, value)[1]
+
+
+def decode_keyed(key: bytes | None, value: bytes | None) -> tuple[str, Event]:
+    """``decode``, and the canonical id of the deployment the event is about."""
     if value is None:
         raise InvalidEvent("no_value", "record has no value (a tombstone is not an event)")
     try:
@@ -23,8 +32,25 @@ def decode(key: bytes | None, value: bytes | None) -> Event:
         event: Event = event_adapter.validate_json(value)
     except ValidationError:
         event = _decode_invalid(value)
+    known = _canonical_key(key) if key is not None else None
+    # The usual case, a record keyed by its subject's canonical id, checked without
+    # formatting the subject (that, and the property caching it, cost more than the rest).
+    if known is not None and known[0] == event.subject.int:
+        return known[1], event
     _check_key(key, value, event)
-    return event
+    return event.deployment_id, event
+
+
+@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
+def _canonical_key(key: bytes) -> tuple[int, str] | None:
+    """(the uuid as an int, the key as text) if ``key`` is a uuid in canonical form. Cached:
+    every record of a deployment carries the same key."""
+    try:
+        text = key.decode()
+        parsed = uuid.UUID(text)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return (parsed.int, text) if str(parsed) == text else None
 
 
 def _decode_invalid(value: bytes) -> Event:

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from events.codec import decode
+from events.codec import decode_keyed
 from events.exceptions import InvalidEvent
 from events.models import Event
 from projector import metrics
@@ -211,11 +211,10 @@ class Projector:
         for tp, records in batch.items():
             for record in records:
                 try:
-                    event = decode(record.key, record.value)
+                    deployment_id, event = decode_keyed(record.key, record.value)
                 except InvalidEvent as error:
                     refused.append((record, error))
                 else:
-                    deployment_id = event.deployment_id  # a property that formats the uuid
                     valid[deployment_id].append((record.offset, event))
                     partition_of[deployment_id] = tp.partition
 

@@ -10,7 +10,7 @@ import pytest
 from builders import SAMPLE_DATA, USER_ID, envelope, new_id, record
 
 from events import EVENT_TYPES, EventsError, InvalidEvent, decode, encode, new_event
-from events.codec import REQUIRED_ATTRIBUTES
+from events.codec import REQUIRED_ATTRIBUTES, decode_keyed
 from events.models import DeploymentScaled
 
 SUBJECT = "3d1f9a8e-5b2c-4e7d-9f0a-6c8b2e4d1a37"
@@ -242,6 +242,37 @@ def test_key_mismatch(key: bytes) -> None:
     error = reason_of(key, value)
     assert error.reason == "key_mismatch"
     assert repr(key) in error.message
+
+
+@pytest.mark.parametrize(
+    ("subject", "key"),
+    [
+        (SUBJECT, SUBJECT),  # what producers send
+        (SUBJECT.upper(), SUBJECT),  # keyed by the canonical id
+        (SUBJECT.upper(), SUBJECT.upper()),  # keyed by the subject as written
+        (SUBJECT.replace("-", ""), SUBJECT.replace("-", "")),
+    ],
+)
+def test_decode_keyed_gives_the_canonical_deployment_id(subject: str, key: str) -> None:
+    """Whatever form the subject and key take, the deployment id is the canonical one;
+    asked twice (the second time from the parsed-key cache), the answer is the same."""
+    for _ in range(2):
+        deployment_id, event = decode_keyed(key.encode(), record(envelope(subject=subject))[1])
+        assert deployment_id == SUBJECT == event.deployment_id
+
+
+def test_a_known_canonical_key_of_another_deployment_is_key_mismatch() -> None:
+    """A key already seen (and cached) for one deployment does not pass for another's."""
+    other = "2c4e6a8b-1d3f-4a5c-9e7b-0d2f4a6c8e1b"
+    decode_keyed(other.encode(), record(envelope(subject=other))[1])
+    assert reason_of(other.encode(), record(envelope())[1]).reason == "key_mismatch"
+
+
+@pytest.mark.parametrize("key", [SUBJECT.replace("-", ""), SUBJECT.upper()])
+def test_another_spelling_of_the_subject_as_key_is_key_mismatch(key: str) -> None:
+    """A key that is neither the canonical id nor the subject as written would send the
+    deployment's records to another partition than its other records: refused."""
+    assert reason_of(key.encode(), record(envelope())[1]).reason == "key_mismatch"
 
 
 def test_key_none_is_key_mismatch() -> None:

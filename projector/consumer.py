@@ -90,7 +90,10 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
             except Exception:
                 # Not committed: the partitions' next owner redoes the batch (and skips what
                 # was written, by position). Stopping or a real fault shows in the loop too.
+                # The cache goes whole: its states' fan-out may not have happened, and a
+                # cached state is trusted to have been fanned out (see _index_entry_changed).
                 log.exception("the last batch could not be committed before the rebalance")
+                self._cache.clear()
             self._cache.drop_partitions({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -271,7 +274,7 @@ class Projector:
     ) -> None:
         pending = records
         for _ in range(CONFLICT_ROUNDS):
-            stored = await self._load(pending)
+            stored, cached = await self._load(pending)
             writes = []
             folded: dict[str, Write] = {}
             newly_applied: dict[str, int] = {}
@@ -279,7 +282,8 @@ class Projector:
                 before = stored[deployment_id]
                 after = fold_records(before, deployment_records)
                 if after is not None and after is not before:
-                    write = Write(after, before.position if before else -1)
+                    index = deployment_id not in cached or _index_entry_changed(before, after)
+                    write = Write(after, before.position if before else -1, index)
                     writes.append(write)
                     folded[deployment_id] = write
                 elif before is not None:
@@ -316,8 +320,9 @@ class Projector:
 
     async def _load(
         self, pending: dict[str, list[tuple[int, Event]]]
-    ) -> dict[str, DeploymentState | None]:
-        """States to fold into: the ones this process wrote last, else Redis's."""
+    ) -> tuple[dict[str, DeploymentState | None], set[str]]:
+        """States to fold into: the ones this process wrote last, else Redis's; and which
+        deployments' came from the former."""
         states: dict[str, DeploymentState | None] = {}
         missing = []
         for deployment_id in pending:
@@ -326,9 +331,10 @@ class Projector:
                 missing.append(deployment_id)
             else:
                 states[deployment_id] = cached
+        from_cache = set(states)
         if missing:
             states.update(await self._store.load(missing))
-        return states
+        return states, from_cache
 
     async def _commit(self, next_offsets: dict[TopicPartition, int]) -> None:
         offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in next_offsets.items()}
@@ -342,6 +348,14 @@ class Projector:
             # The partitions moved to another process during the batch. What we wrote is
             # safe (compare-and-set); the new owner skips what we applied by its position.
             log.warning("offsets not committed, the group rebalanced: %s", exc)
+
+
+def _index_entry_changed(before: DeploymentState | None, after: DeploymentState) -> bool:
+    """Whether the owner index's entry for the deployment differs between the states. Only
+    asked of a state this process wrote last (cached), whose index entry its own fan-out
+    has written or is writing; any other state's may have been lost with a crash between
+    a write and its fan-out, and is always written again."""
+    return before is None or before.owner != after.owner or before.served != after.served
 
 
 def _names(partitions: set[TopicPartition]) -> str:

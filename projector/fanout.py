@@ -21,7 +21,7 @@ class Fanout:
         known = {dep: write for dep, write in written.items() if write.state.created}
         if not known:
             return
-        await self._store.index_owners(write.state for write in known.values())
+        await self._store.index_owners(write.state for write in known.values() if write.index)
         if self._changelog is not None:
             await self._changelog.publish(
                 {dep: (write.document, write.state.position) for dep, write in known.items()}

@@ -60,6 +60,8 @@ class Write:
 
     state: DeploymentState
     expected: int  # the position the state was folded from; -1 for a new deployment
+    # Whether the owner index may not hold this deployment as it is now (see Fanout).
+    index: bool = True
     document: bytes | None = field(init=False)  # None: not served (see ``render``)
     etag: str = field(init=False)
 

@@ -65,9 +65,9 @@ async def run(
         settings,
         total,
         stack.log_dir / "projector-throughput.log",
-        # The first and the last make the target; the ones between show where RSS levels off.
+        # Every one against the first makes the target (the RSS must stay flat throughout).
         checkpoints=tuple(
-            sorted({min(sizes.rss_checkpoint, total), total // 2, 3 * total // 4, total})
+            sorted({*range(sizes.rss_checkpoint, total, sizes.rss_checkpoint), total})
         ),
         timeout_s=900,
         profile_seconds=sizes.profile_seconds,

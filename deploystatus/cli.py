@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from api.exceptions import ConfigurationError
 from deploystatus.devstack import DevStackError
 from deploystatus.logs import configure_logging
+from deploystatus.memory import start_trimming
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
 from deploystatus.watch import CONDITIONS
@@ -132,20 +133,22 @@ GC_FIRST_THRESHOLD = 200_000
 def _projector(settings: Settings, args: argparse.Namespace) -> int:
     from projector.service import run_projector
 
-    _tune_gc_for_folding()
+    _tune_memory_for_folding()
     asyncio.run(run_projector(settings))
     return 0
 
 
-def _tune_gc_for_folding() -> None:
+def _tune_memory_for_folding() -> None:
     """A batch allocates many objects that live until it is written (its events, the new
     states) and few that outlive it; the collector's first threshold counts objects alive,
     not allocated. At CPython's 700 it ran hundreds of times per batch, at 50,000 a few
     times, each one walking ~100k objects scattered in memory (13% of the projector's time,
     timed with ``gc.callbacks``); a batch of 10,000 events stays below 200,000 objects, so
     the collector runs only when garbage builds up. Measured in bench/ (levers). Cyclic
-    garbage is rare here and bounded by the threshold; the rest is freed by refcounting."""
+    garbage is rare here and bounded by the threshold; the rest is freed by refcounting.
+    What is freed goes back to the operating system (``deploystatus.memory``)."""
     gc.set_threshold(GC_FIRST_THRESHOLD, 10, 10)
+    start_trimming()
 
 
 def _api(settings: Settings, args: argparse.Namespace) -> int:
@@ -208,7 +211,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     async def rebuild() -> str:
         return await run_rebuild(settings, resume=args.resume, stopping=stop_on_signals())
 
-    _tune_gc_for_folding()
+    _tune_memory_for_folding()
     served = asyncio.run(rebuild())
     print(f"generation {served} is served")
     return 0
@@ -220,7 +223,7 @@ def _rebuild_worker(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> None:
         await run_worker(settings, args.generation, args.partitions, args.parent, stop_on_signals())
 
-    _tune_gc_for_folding()
+    _tune_memory_for_folding()
     asyncio.run(work())
     return 0
 

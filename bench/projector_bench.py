@@ -16,13 +16,22 @@ from bench.kafka_io import consume_all, publish_bulk
 from bench.profiling import Profile, summarise
 from bench.projector_run import ProjectorRun, project_all
 from bench.services import Stack
+from deploystatus.cli import GC_FIRST_THRESHOLD
 
 RAW_CONSUME_DEADLINE_SECONDS = 300
 LEVER_ROUNDS = 20
 LEVER_BATCH_SIZES = (1000, 10_000)
-# Lever: the collector's first threshold at CPython's default (700) and at the projector's
-# setting before issue 7's fourth round (50,000; now GC_FIRST_THRESHOLD), default batch size.
-LEVER_GC_GEN0 = (700, 50_000)
+# Levers: the projector with one of its settings undone (bench/projector_lever.py), default
+# batch size: the collector's first threshold at CPython's default (700) and at the setting
+# before issue 7's fourth round (50,000; now GC_FIRST_THRESHOLD); asyncio's loop.
+SETTING_LEVERS = (
+    (
+        f"GC first threshold 700 (CPython's default; the projector sets {GC_FIRST_THRESHOLD:,})",
+        ["--gc-gen0", "700"],
+    ),
+    ("GC first threshold 50,000 (the setting before)", ["--gc-gen0", "50000"]),
+    ("asyncio's event loop instead of uvloop", ["--asyncio-loop"]),
+)
 
 
 @dataclass
@@ -38,8 +47,8 @@ class ProjectorResults:
     profile: Profile | None
     # Lever: PROJECTOR_BATCH_SIZE, on a smaller topic; (batch size, steady events/s).
     batch_levers: list[tuple[int, float]]
-    # Lever: each LEVER_GC_GEN0 on the same topic, default batch size; (threshold, events/s).
-    gc_levers: list[tuple[int, float]] = field(default_factory=list)
+    # Levers: each of SETTING_LEVERS on the same topic; (what, steady events/s).
+    setting_levers: list[tuple[str, float]] = field(default_factory=list)
     # Lever: the same rebuild in one process (REBUILD_PROCESSES=1).
     rebuild_one_process: ProjectorRun | None = None
 
@@ -74,7 +83,7 @@ async def run(
         profile_to=profile_raw,
     )
     view = await footprint.measure(settings)
-    batch_levers, gc_levers = await _batch_levers(stack, sizes) if with_rebuild else ([], [])
+    batch_levers, setting_levers = await _batch_levers(stack, sizes) if with_rebuild else ([], [])
     rebuilt = one_process = None
     if with_rebuild:
         rebuilt = await rebuild.rebuild(settings, total, stack.log_dir / "rebuild.log")
@@ -95,17 +104,17 @@ async def run(
         footprint=view,
         profile=summarise(profile_raw),
         batch_levers=batch_levers,
-        gc_levers=gc_levers,
+        setting_levers=setting_levers,
         rebuild_one_process=one_process,
     )
 
 
 async def _batch_levers(
     stack: Stack, sizes: Sizes
-) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+) -> tuple[list[tuple[int, float]], list[tuple[str, float]]]:
     """More records per poll give more events per deployment per batch, so more coalescing
     into one load + one write. Measured on a topic of ``LEVER_ROUNDS`` events per deployment,
-    with the collector's thresholds after it."""
+    with the projector's own settings undone one at a time after it."""
     settings = stack.settings("batch")
     deployments = make_deployments(sizes.projector_deployments, seed=17)
     total = await publish_bulk(settings, event_log(deployments, LEVER_ROUNDS))
@@ -119,14 +128,14 @@ async def _batch_levers(
             run_settings, total, stack.log_dir / f"projector-batch{batch_size}.log", timeout_s=600
         )
         measured.append((batch_size, run.steady_rate))
-    gc_measured = []
-    for threshold in LEVER_GC_GEN0:
-        gc_run, _ = await project_all(
-            stack.settings(f"gc{threshold}", **same_topic),
+    setting_measured = []
+    for number, (what, lever_args) in enumerate(SETTING_LEVERS):
+        lever_run, _ = await project_all(
+            stack.settings(f"lever{number}", **same_topic),
             total,
-            stack.log_dir / f"projector-gc{threshold}.log",
+            stack.log_dir / f"projector-lever{number}.log",
             timeout_s=600,
-            args=["-m", "bench.projector_lever", "--gc-gen0", str(threshold)],
+            args=["-m", "bench.projector_lever", *lever_args],
         )
-        gc_measured.append((threshold, gc_run.steady_rate))
-    return measured, gc_measured
+        setting_measured.append((what, lever_run.steady_rate))
+    return measured, setting_measured

@@ -17,7 +17,6 @@ from bench.profiling import Profile
 from bench.projector_bench import LEVER_ROUNDS
 from bench.read_path import ReadResults
 from bench.targets import MB, RunResults, find_run, ratio_of, targets
-from deploystatus.cli import GC_FIRST_THRESHOLD
 from deploystatus.settings import Settings
 
 
@@ -182,17 +181,15 @@ def markdown(results: RunResults, findings: str) -> str:
             )
         default_batch = Settings.model_fields["projector_batch_size"].default
         default_rate = dict(proj.batch_levers).get(default_batch)
-        for threshold, rate in proj.gc_levers:
+        for what, rate in proj.setting_levers:
             versus = (
                 f" ({_fmt_ratio(ratio_of(rate, default_rate))} of the default)"
                 if default_rate
                 else ""
             )
             out.append(
-                f"| lever: GC first threshold {threshold:,} (the projector sets "
-                f"{GC_FIRST_THRESHOLD:,}; `bench/projector_lever.py`), default batch size "
-                f"(steady, {proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f}"
-                f"{versus} |"
+                f"| lever: {what} (`bench/projector_lever.py`), default batch size (steady, "
+                f"{proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f}{versus} |"
             )
         out += [
             "",

@@ -8,9 +8,12 @@ import gc
 import os
 import sys
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import orjson
+import uvloop
 from pydantic import ValidationError
 
 from api.exceptions import ConfigurationError
@@ -126,16 +129,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Objects alive since the last collection that trigger the next one (see _tune_gc_for_folding).
+T = TypeVar("T")
+# Objects alive since the last collection that trigger the next one (see _tune_memory_for_folding).
 GC_FIRST_THRESHOLD = 200_000
 
 
 def _projector(settings: Settings, args: argparse.Namespace) -> int:
     from projector.service import run_projector
 
-    _tune_memory_for_folding()
-    asyncio.run(run_projector(settings))
+    _run_folding(run_projector(settings))
     return 0
+
+
+def _run_folding(main: Coroutine[Any, Any, T]) -> T:
+    """Run the main coroutine of a process that folds events (projector, rebuild) on uvloop,
+    whose socket and callback handling cost ~5% less of its CPU than asyncio's loop
+    (bench/results: lever rows), with the collector and the heap tuned for folding."""
+    _tune_memory_for_folding()
+    return uvloop.run(main)
 
 
 def _tune_memory_for_folding() -> None:
@@ -211,8 +222,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     async def rebuild() -> str:
         return await run_rebuild(settings, resume=args.resume, stopping=stop_on_signals())
 
-    _tune_memory_for_folding()
-    served = asyncio.run(rebuild())
+    served = _run_folding(rebuild())
     print(f"generation {served} is served")
     return 0
 
@@ -223,8 +233,7 @@ def _rebuild_worker(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> None:
         await run_worker(settings, args.generation, args.partitions, args.parent, stop_on_signals())
 
-    _tune_memory_for_folding()
-    asyncio.run(work())
+    _run_folding(work())
     return 0
 
 

@@ -7,19 +7,73 @@ ANALYSIS = """### Before and after (issue 7)
 Full runs of `python -m bench` on this machine (2 cores shared with other work: absolute
 figures move by 10-20% between runs, the same-run ratios less): the first run with the
 benchmark suite (16:30), the run before the second round of changes (17:14), two full runs
-after it (19:34, 19:57), and the run after the third round (22:06, the one in this file;
-the machine was a different 2-core VM by then, so compare the ratios).
+after it (19:34, 19:57), the run after the third round (22:06), and the run after the fourth
+(00:52 the next day, the one in this file). The machine changed between some of them
+(another 2-core VM): compare the ratios.
 
-| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 |
-|---|---|---|---|---|---|
-| read req/s at saturation (x bare endpoint) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x |
-| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x |
-| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x |
-| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 |
-| projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us |
-| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s |
-| projector RSS, 100k / 1M events (MiB) | - | 227 / 448 | 177 / 267 | 180 / 253 | 172 / 242 |
-| freshness p99, GET / watch (ms) | 556 / - | 385 / - | 47.8 / 46.5 | 67.9 / 61.1 | 49.2 / 51.3 |
+| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 | 00:52 |
+|---|---|---|---|---|---|---|
+| read req/s at saturation (x bare endpoint) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 0.99x |
+| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x | 1.06x |
+| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x | 17.0x |
+| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 | 46,876 |
+| projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us | 20 us |
+| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s | 13.7 s |
+| RSS 100k / 1M (MiB) | - | 227 / 448 | 177 / 267 | 180 / 253 | 172 / 242 | 165 / 173 (a) |
+| fresh p99 GET/watch | 556/- | 385/- | 47.8/46.5 | 67.9/61.1 | 49.2/51.3 | 47.0/39.1 |
+
+(a) 263 MiB at 500k: the RSS now falls back by 1M, see below. Freshness in ms.
+
+### What changed in the fourth round (00:52)
+
+Profiled first (py-spy over a whole 500k-event run, and `gc.callbacks` timers), then each
+change measured end to end on the same 500k-event experiment (10,000 deployments, one
+projector process as deployed; the steady rate and the CPU per event, in pairs where the
+gain was small).
+
+13. **The changelog fills producer batches of up to 512 kB** (`deploystatus/connections.py::
+    MAX_BATCH_BYTES`; aiokafka's default of 16 kB holds a handful of 2 kB documents, so every
+    few records cost a produce request encoded in Python and a wait for the batch to drain),
+    **and appends its records to them itself** (`projector/changelog.py`: one open batch per
+    partition, sent when full, partitioned as `send()` would; a test checks partitions,
+    headers and order per key): 36k -> 48k events/s, then ~+3%.
+14. **The collector's first threshold is 200,000** (was 50,000; `deploystatus/cli.py`). The
+    threshold counts objects alive since the last collection, and a batch keeps its events
+    and new states alive until it is written: at 50,000 the young collections ran several
+    times a batch and each walked ~100k objects scattered in memory (timed with
+    `gc.callbacks`: 2.2 s of 17 s for 400k events); at 200,000 they run a few times per
+    run. The collector found no cyclic garbage building up (`gc.collect(1)` every second in a
+    diagnostic run collected nothing). Levers above: 700 and 50,000.
+15. **Record keys are parsed once** (`events/codec.py::decode_keyed`, an LRU of keys in
+    canonical form): the key check formatted every subject uuid behind a `cached_property`
+    (whose lock costs in 3.11); together ~15% of the samples before. Non-canonical keys and
+    mismatches take the old path (tests for each case).
+16. **The owner index is written only where its entry may differ** (`projector/consumer.py::
+    _index_entry_changed`): a new owner, served or not any more, or a state this process did
+    not write last (so a crash between a write and its fan-out is still made good): the SADD
+    of every written deployment was 3% of the CPU. A tail that fails before a rebalance now
+    empties the state cache, since cached states are trusted to have been fanned out.
+17. **uvloop for the folding processes** (projector, rebuild and its helpers): 4 paired runs,
+    5-7% less CPU per event (43.3k vs 47.6k, 46.7k vs 49.1k events/s). The lever row above
+    (a 200k-event topic, ~4 s steady) is too short to show a difference that small reliably.
+18. **Freed heap memory goes back to the system** (`deploystatus/memory.py`: `malloc_trim(0)`
+    once a second from a daemon thread; ctypes releases the GIL, no measurable cost). Without
+    it the RSS stayed at its peak to the end of the run; with it, it falls back once the
+    states stop growing (1M checkpoint: 242-260 MiB before, 173-207 MiB after).
+
+Together, in the 500k-event experiment: 31k -> ~49k events/s, 31 -> ~20 us of CPU per event.
+Projector-only runs of the benchmark (`--only projector`, same code but uvloop and trimming):
+51,725 and 50,944 events/s (19 us/event). The two full runs gave 43,195 (without uvloop) and
+46,876 (this file): the bare consumer's rate in those runs is half that of the
+projector-only runs (4.4-4.7 s against 2.3 s for the same 1M records), i.e. the broker,
+which by then also holds the read and freshness data sets, serves fetches more slowly and
+takes more of the shared cores. The rebuild (2 processes) went 18.7 -> 13.7 s with the same
+changes.
+
+Tried and not kept: `PROJECTOR_BATCH_SIZE` 20,000 (42.8k vs 44.7k) and 5,000 (42.0k); a
+hand-built dict for the state's JSON (10% of that call, not worth a second list of fields);
+keeping records undecoded until their deployment is folded, for cache locality (in process:
+within noise); `cache_strings` settings of pydantic (no change).
 
 ### What changed in the third round (22:06)
 
@@ -102,44 +156,41 @@ Freshness (`deploystatus/connections.py`, `deploystatus/settings.py`, `bench/fre
 
 ### What is still missed, and why
 
-**Projector, 50,000 events/s in one process (26k).** 38 us per event all included, on a
-core shared with Redis (a Lua call per write) and the broker. In the profile above the
-largest items are pydantic's validation of the CloudEvent (`validate_json`, ~16% self: ~4 us
-an event, which a timeit of it alone confirms), the key check (formatting the subject uuid,
-behind a `cached_property` whose lock costs in Python 3.11), `format_time`, then aiokafka's
-record unpacking and redis-py. Every event is validated and folded in Python; a batch
-coalesces the writes of a deployment's events (the batch-size lever: 2.45x from 1,000 to
-10,000 records), not their decoding. 50k/s from one process would need a
-decoder without pydantic on the hot path (a second copy of the contract's rules) or events
-that coalesce; the design's answer is scale-out: the topic has 12 partitions, and a consumer
-group of projector processes (fault suite: exact under kills and rebalances) scales with
-cores, as the rebuild's processes did above (1.82x with 2); 2 processes at this rate would
-be ~50k/s given 2 free cores. Not measurable here: the 2 cores are shared with Redis, the
-broker and the benchmark.
+**Projector, 50,000 events/s in one process: met in projector-only runs (51.7k, 50.9k),
+missed in the full runs (43.2k, 46.9k in this file).** 20 us of CPU per event, all
+included. What is left in the profile above is mostly per event and in Python: pydantic's
+validation (~16%, ~4 us; its floor, whatever the field types or string caching), the fold
+(~20%, most of it touching states and events that are no longer in the CPU's caches),
+aiokafka's record unpacking, the Redis write of each deployment (script call, state JSON,
+document) and the changelog. The full run's broker is the difference between the two kinds
+of runs (its bare-consumer baseline is 2x slower there); on a machine where the broker and
+Redis do not share the projector's 2 cores it would be met with some margin. Scale-out
+remains the design's answer beyond that (a consumer group over 12 partitions; the rebuild's
+2 processes: 1.62x).
 
-**Projector RSS flat within 20% between 100k and 1M events (1.41x).** The RSS levels off
-once the deployments' states are full: 172 MiB at 100k, 254 at 500k, 254 at 750k, 242 at 1M
-(the run before: 180 / 253 / 265 / 253).
-Between 10 and 100 events per deployment a state's history fills (10 entries) and its dedup
-window (64 digests): 1.9 -> 3.8 kB of Python objects per state (tracemalloc), times the 10,000
-states of the cache; the documents of the batch in flight and of the one being committed
-double in size too. Both are bounded (cache size, batch size, chunks of 1,000), which the
-later checkpoints show; 100k events is simply before the states are full on this data set.
+**Projector RSS flat within 20% from 100k to 1M events: missed (every 100k checkpoint is
+now compared with the first: farthest 1.59x at 500k in this run; 1.49x in the run
+before).** The RSS rises while the deployments' states grow (their history fills at ~30
+events each, here 300k events), stays at ~260 MiB to ~700k, and falls back to 173 MiB at 1M
+once trimming returns what the allocator freed. The live data grows by ~20 MB (10,000
+states of 1.9 -> 3.8 kB); the rest is fragmentation: the long-lived objects of the states
+(history entries and replicas, replaced one by one as events arrive) sit in the same
+pymalloc arenas as the batches' short-lived events, so arenas cannot be given back until
+the states' old objects have all been replaced. A smaller batch does not change it (5,000:
+the same peak). What would: far fewer long-lived objects per state (e.g. the history kept
+as one pre-rendered JSON fragment instead of ten tuples of strings), which touches the fold
+and the rendering; not done in this round.
 
-**Freshness p99 <= 50 ms at 2,000 events/s: borderline (49.2 / 51.3 ms in this run; 47.8 /
-46.5 and 67.9 / 61.1 in the two before; freshness-only runs of the same code gave 70.6 and
-40.6 ms).** p50 is ~23 ms (producer linger 5 ms, the broker's fetch hold up to 20 ms, fold
-and write, notification); the p99 is where the 2 shared cores show (the benchmark client
-publishing 2,000 events/s and reading 40 streams, the API, the projector, the broker and
-Redis). With a `gc.callbacks` timer in the projector (a diagnostic run, not kept), its
-young-generation collections took 10-50 ms of wall time under this contention, which is
-the size of the tail; the collector found almost no cyclic garbage in steady state, so
-there is nothing to remove, only CPU to share. Not reliably met here.
+**Freshness p99 <= 50 ms at 2,000 events/s: met in this run (47.0 / 39.1 ms, p50 ~20), missed
+in the run before (57.7 / 46.4 ms).** p50 is ~20 ms (producer linger 5 ms, the broker's
+fetch hold up to 20 ms, fold and write, notification); the p99 is where the 2 shared cores
+show (the benchmark client publishing 2,000 events/s and reading 40 streams, the API, the
+projector, the broker and Redis). Runs of the same code give 40-70 ms: not reliably met here.
 
-**Read path at 0.8x of the bare endpoint: met (0.94x in this run, 0.80x and 0.77x in the
-two before)** (the "ours" row of the levers table, same settings, moves by ~10%). With the
-document cache a read does no I/O; what is left is uvicorn's and FastAPI's share, as for
-the bare endpoint, plus the token check (cached) and the response headers.
+**Read path at 0.8x of the bare endpoint: met (0.99x in this run, 0.92x, 0.94x, 0.80x and
+0.77x in the runs before)** (the "ours" row of the levers table, same settings, moves by
+~10%). With the document cache a read does no I/O; what is left is uvicorn's and FastAPI's
+share, as for the bare endpoint, plus the token check (cached) and the response headers.
 
 Caveat: this machine has 2 cores shared by wrk, the server, Redis/PostgreSQL, the broker and
 the benchmark client; absolute figures move between runs, the same-run ratios much less.

@@ -20,7 +20,7 @@ def render(state: DeploymentState) -> bytes | None:
             "deployment_id": state.deployment_id,
             "name": state.name,
             "status": state.status,
-            "health": compute_health((r.status for r in state.replicas), state.target_replicas),
+            "health": compute_health([r.status for r in state.replicas], state.target_replicas),
             "target_replicas": state.target_replicas,
             "replicas": [
                 {

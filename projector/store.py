@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
@@ -53,22 +52,21 @@ return 1
 )
 
 
-@dataclass(frozen=True, slots=True)
 class Write:
     """A new state for one deployment, valid only if the store still holds ``expected``;
-    rendered once here for the store and the changelog alike."""
+    rendered once here for the store and the changelog alike. Treated as a value; a plain
+    slotted class rather than a frozen dataclass, whose setters cost per write."""
 
-    state: DeploymentState
-    expected: int  # the position the state was folded from; -1 for a new deployment
-    # Whether the owner index may not hold this deployment as it is now (see Fanout).
-    index: bool = True
-    document: bytes | None = field(init=False)  # None: not served (see ``render``)
-    etag: str = field(init=False)
+    __slots__ = ("document", "etag", "expected", "index", "state")
 
-    def __post_init__(self) -> None:
-        document = render(self.state)
-        object.__setattr__(self, "document", document)
-        object.__setattr__(self, "etag", etag(document) if document is not None else "")
+    def __init__(self, state: DeploymentState, expected: int, index: bool = True) -> None:
+        self.state = state
+        self.expected = expected  # the position the state was folded from; -1 for a new one
+        # Whether the owner index may not hold this deployment as it is now (see Fanout).
+        self.index = index
+        document = render(state)
+        self.document: bytes | None = document  # None: not served (see ``render``)
+        self.etag = etag(document) if document is not None else ""
 
 
 class RedisStatusStore:
@@ -119,11 +117,11 @@ class RedisStatusStore:
             raise ViewLost(f"documents of generation {self.generation} vanished from Redis")
         return {w.state.deployment_id for w, ok in zip(writes, results, strict=True) if not ok}
 
-    def _save_call(self, write: Write) -> tuple[str, list[str | bytes]]:
+    def _save_call(self, write: Write) -> tuple[str, list[str | bytes | int]]:
         state = write.state
-        args: list[str | bytes] = [
-            str(write.expected),
-            str(state.position),
+        args: list[str | bytes | int] = [  # ints as they are: the packer writes their digits
+            write.expected,
+            state.position,
             state.to_json(),
             write.document or b"",
             state.owner or "",

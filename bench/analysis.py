@@ -7,24 +7,24 @@ ANALYSIS = """### Before and after (issue 7)
 Full runs of `python -m bench` on this machine (2 cores shared with other work: absolute
 figures move by 10-20% between runs, the same-run ratios less): the first run with the
 benchmark suite (16:30), the run before the second round of changes (17:14), two full runs
-after it (19:34, 19:57), the run after the third round (22:06), and the run after the fourth
-(00:52 the next day, the one in this file). The machine changed between some of them
+after it (19:34, 19:57), the run after the third round (22:06), and the last run after the
+fourth (01:37 the next day, the one in this file). The machine changed between some of them
 (another 2-core VM): compare the ratios.
 
-| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 | 00:52 |
+| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 | 01:37 |
 |---|---|---|---|---|---|---|
-| read req/s at saturation (x bare endpoint) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 0.99x |
-| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x | 1.06x |
-| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x | 17.0x |
-| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 | 46,876 |
+| read req/s at saturation (x bare endpoint) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 1.01x |
+| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x | 0.99x |
+| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x | 18.0x |
+| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 | 46,916 |
 | projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us | 20 us |
-| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s | 13.7 s |
-| RSS 100k / 1M (MiB) | - | 227 / 448 | 177 / 267 | 180 / 253 | 172 / 242 | 165 / 173 (a) |
-| fresh p99 GET/watch | 556/- | 385/- | 47.8/46.5 | 67.9/61.1 | 49.2/51.3 | 47.0/39.1 |
+| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s | 13.1 s |
+| RSS 100k / 1M (MiB) | - | 227 / 448 | 177 / 267 | 180 / 253 | 172 / 242 | 184 / 163 (a) |
+| fresh p99 GET/watch | 556/- | 385/- | 47.8/46.5 | 67.9/61.1 | 49.2/51.3 | 36.4/37.6 |
 
-(a) 263 MiB at 500k: the RSS now falls back by 1M, see below. Freshness in ms.
+(a) 262 MiB at 500k: the RSS now falls back by 1M, see below. Freshness in ms.
 
-### What changed in the fourth round (00:52)
+### What changed in the fourth round (00:52, 01:37)
 
 Profiled first (py-spy over a whole 500k-event run, and `gc.callbacks` timers), then each
 change measured end to end on the same 500k-event experiment (10,000 deployments, one
@@ -61,14 +61,21 @@ gain was small).
     it the RSS stayed at its peak to the end of the run; with it, it falls back once the
     states stop growing (1M checkpoint: 242-260 MiB before, 173-207 MiB after).
 
+19. **Writes are a plain slotted class** (`projector/store.py::Write`, a frozen dataclass's
+    setters cost per write) and positions go to the packer as ints: within noise.
+20. **The benchmark's own baseline**: the bare consumer runs in the benchmark process, which
+    after the read benchmark holds ~1 GB of objects (the read data set); every collection
+    during the consumption walked them all, and the baseline read 1M records in 4.4-4.7 s
+    instead of 2.3 s. The process now freezes them (`gc.freeze()`) before the projector
+    benchmark: 1.99 s in this run. The projector runs in its own process and was not
+    affected; only the ratio column was.
+
 Together, in the 500k-event experiment: 31k -> ~49k events/s, 31 -> ~20 us of CPU per event.
-Projector-only runs of the benchmark (`--only projector`, same code but uvloop and trimming):
-51,725 and 50,944 events/s (19 us/event). The two full runs gave 43,195 (without uvloop) and
-46,876 (this file): the bare consumer's rate in those runs is half that of the
-projector-only runs (4.4-4.7 s against 2.3 s for the same 1M records), i.e. the broker,
-which by then also holds the read and freshness data sets, serves fetches more slowly and
-takes more of the shared cores. The rebuild (2 processes) went 18.7 -> 13.7 s with the same
-changes.
+Projector-only runs of the benchmark (`--only projector`): 51,725 and 50,944 events/s (19
+us/event). Full runs: 43,195 (before uvloop), 46,876, 48,316 and 46,916 (this file; 20
+us/event): the same CPU per event within 5%, the steady rate a few percent lower than in
+the projector-only runs, on the same 2 shared cores. The rebuild (2 processes) went
+18.7 -> 13.1 s with the same changes.
 
 Tried and not kept: `PROJECTOR_BATCH_SIZE` 20,000 (42.8k vs 44.7k) and 5,000 (42.0k); a
 hand-built dict for the state's JSON (10% of that call, not worth a second list of fields);
@@ -156,22 +163,20 @@ Freshness (`deploystatus/connections.py`, `deploystatus/settings.py`, `bench/fre
 
 ### What is still missed, and why
 
-**Projector, 50,000 events/s in one process: met in projector-only runs (51.7k, 50.9k),
-missed in the full runs (43.2k, 46.9k in this file).** 20 us of CPU per event, all
-included. What is left in the profile above is mostly per event and in Python: pydantic's
+**Projector, 50,000 events/s in one process: met in the projector-only runs (51.7k, 50.9k),
+missed in the full runs (46.9k in this file; 48.3k, 46.9k and 43.2k before).** 20 us of
+CPU per event, all included, on a core shared with Redis (a Lua call per write) and the
+broker. What is left in the profile above is mostly per event and in Python: pydantic's
 validation (~16%, ~4 us; its floor, whatever the field types or string caching), the fold
 (~20%, most of it touching states and events that are no longer in the CPU's caches),
 aiokafka's record unpacking, the Redis write of each deployment (script call, state JSON,
-document) and the changelog. The full run's broker is the difference between the two kinds
-of runs (its bare-consumer baseline is 2x slower there); on a machine where the broker and
-Redis do not share the projector's 2 cores it would be met with some margin. Scale-out
-remains the design's answer beyond that (a consumer group over 12 partitions; the rebuild's
-2 processes: 1.62x).
+document) and the changelog. Not reliably met here. Scale-out remains the design's answer
+beyond one process (a consumer group over 12 partitions; the rebuild's 2 processes: 1.58x).
 
 **Projector RSS flat within 20% from 100k to 1M events: missed (every 100k checkpoint is
-now compared with the first: farthest 1.59x at 500k in this run; 1.49x in the run
-before).** The RSS rises while the deployments' states grow (their history fills at ~30
-events each, here 300k events), stays at ~260 MiB to ~700k, and falls back to 173 MiB at 1M
+now compared with the first: farthest 1.42x at 500k in this run; 1.32x, 1.59x and 1.49x in
+the runs before).** The RSS rises while the deployments' states grow (their history fills at ~30
+events each, here 300k events), stays at ~260 MiB to ~600k, and falls back to 163-207 MiB at 1M
 once trimming returns what the allocator freed. The live data grows by ~20 MB (10,000
 states of 1.9 -> 3.8 kB); the rest is fragmentation: the long-lived objects of the states
 (history entries and replicas, replaced one by one as events arrive) sit in the same
@@ -181,14 +186,15 @@ the same peak). What would: far fewer long-lived objects per state (e.g. the his
 as one pre-rendered JSON fragment instead of ten tuples of strings), which touches the fold
 and the rendering; not done in this round.
 
-**Freshness p99 <= 50 ms at 2,000 events/s: met in this run (47.0 / 39.1 ms, p50 ~20), missed
-in the run before (57.7 / 46.4 ms).** p50 is ~20 ms (producer linger 5 ms, the broker's
+**Freshness p99 <= 50 ms at 2,000 events/s: met in the last three runs (36.4 / 37.6 ms in
+this one; 38.5 / 41.6 and 47.0 / 39.1 before), missed in the one before (57.7 / 46.4 ms).**
+p50 is ~20 ms (producer linger 5 ms, the broker's
 fetch hold up to 20 ms, fold and write, notification); the p99 is where the 2 shared cores
 show (the benchmark client publishing 2,000 events/s and reading 40 streams, the API, the
-projector, the broker and Redis). Runs of the same code give 40-70 ms: not reliably met here.
+projector, the broker and Redis). Runs here have given 36-71 ms: not reliably met.
 
-**Read path at 0.8x of the bare endpoint: met (0.99x in this run, 0.92x, 0.94x, 0.80x and
-0.77x in the runs before)** (the "ours" row of the levers table, same settings, moves by
+**Read path at 0.8x of the bare endpoint: met (1.01x in this run, 0.97x, 0.99x, 0.92x, 0.94x,
+0.80x and 0.77x in the runs before)** (the "ours" row of the levers table, same settings, moves by
 ~10%). With the document cache a read does no I/O; what is left is uvicorn's and FastAPI's
 share, as for the bare endpoint, plus the token check (cached) and the response headers.
 

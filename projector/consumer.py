@@ -30,7 +30,7 @@ from events.models import Event
 from projector import metrics
 from projector.dead_letters import DeadLetters
 from projector.exceptions import ConflictNotResolved
-from projector.fanout import Fanout
+from projector.fanout import Fanout, index_entry_changed
 from projector.fold import fold_records
 from projector.generations import Generations
 from projector.retry import retry
@@ -91,7 +91,7 @@ class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
                 # Not committed: the partitions' next owner redoes the batch (and skips what
                 # was written, by position). Stopping or a real fault shows in the loop too.
                 # The cache goes whole: its states' fan-out may not have happened, and a
-                # cached state is trusted to have been fanned out (see _index_entry_changed).
+                # cached state is trusted to have been fanned out (see fanout.index_entry_changed).
                 log.exception("the last batch could not be committed before the rebalance")
                 self._cache.clear()
             self._cache.drop_partitions({tp.partition for tp in revoked})
@@ -282,7 +282,7 @@ class Projector:
                 before = stored[deployment_id]
                 after = fold_records(before, deployment_records)
                 if after is not None and after is not before:
-                    index = deployment_id not in cached or _index_entry_changed(before, after)
+                    index = deployment_id not in cached or index_entry_changed(before, after)
                     write = Write(after, before.position if before else -1, index)
                     writes.append(write)
                     folded[deployment_id] = write
@@ -348,14 +348,6 @@ class Projector:
             # The partitions moved to another process during the batch. What we wrote is
             # safe (compare-and-set); the new owner skips what we applied by its position.
             log.warning("offsets not committed, the group rebalanced: %s", exc)
-
-
-def _index_entry_changed(before: DeploymentState | None, after: DeploymentState) -> bool:
-    """Whether the owner index's entry for the deployment differs between the states. Only
-    asked of a state this process wrote last (cached), whose index entry its own fan-out
-    has written or is writing; any other state's may have been lost with a crash between
-    a write and its fan-out, and is always written again."""
-    return before is None or before.owner != after.owner or before.served != after.served
 
 
 def _names(partitions: set[TopicPartition]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from projector.changelog import Changelog
+from projector.state import DeploymentState
 from projector.store import RedisStatusStore, Write
 
 
@@ -26,3 +27,11 @@ class Fanout:
             await self._changelog.publish(
                 {dep: (write.document, write.state.position) for dep, write in known.items()}
             )
+
+
+def index_entry_changed(before: DeploymentState | None, after: DeploymentState) -> bool:
+    """Whether the owner index's entry for the deployment differs between the states. Only
+    to be asked of a state this process wrote last (cached), whose index entry its own
+    fan-out has written or is writing; any other state's may have been lost with a crash
+    between a write and its fan-out, and is written again (``Write.index``)."""
+    return before is None or before.owner != after.owner or before.served != after.served

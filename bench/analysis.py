@@ -178,7 +178,8 @@ now compared with the first: farthest 1.42x at 500k in this run; 1.32x, 1.59x an
 the runs before).** The RSS rises while the deployments' states grow (their history fills at ~30
 events each, here 300k events), stays at ~260 MiB to ~600k, and falls back to 163-207 MiB at 1M
 once trimming returns what the allocator freed. The live data grows by ~20 MB (10,000
-states of 1.9 -> 3.8 kB); the rest is fragmentation: the long-lived objects of the states
+states of 1.9 -> 3.8 kB); the rest is most likely fragmentation (inferred from the shape:
+not measured object by object): the long-lived objects of the states
 (history entries and replicas, replaced one by one as events arrive) sit in the same
 pymalloc arenas as the batches' short-lived events, so arenas cannot be given back until
 the states' old objects have all been replaced. A smaller batch does not change it (5,000:

@@ -33,7 +33,11 @@ class ProjectorRun:
     first_commit_seconds: float  # spawn -> first commit seen (start-up, group join)
     committed_at_first: int
     cpu_seconds: float
-    rss_at: dict[int, int] = field(default_factory=dict)  # checkpoint -> RSS bytes
+    rss_at: dict[int, int] = field(default_factory=dict)  # checkpoint -> RSS bytes there
+    # checkpoint -> the highest RSS sampled since the checkpoint before it: a batch's events,
+    # documents and writes come and go within a second, so one sample lands anywhere on that
+    # sawtooth; the peak of each stretch compares like with like.
+    rss_peak_at: dict[int, int] = field(default_factory=dict)
     rss_max: int = 0
     profile: Path | None = None
 
@@ -65,6 +69,7 @@ async def project_all(
     process = spawn(args or PROJECTOR_ARGS, settings, log)
     run = ProjectorRun(total, 0.0, 0.0, 0, 0.0)
     profiler: subprocess.Popen[bytes] | None = None
+    stretch_peak = 0
     redis = Redis.from_url(settings.redis_url)
     try:
         async with GroupProgress(settings, redis) as progress:
@@ -77,6 +82,7 @@ async def project_all(
                 committed = await progress.committed()
                 rss = rss_bytes(process.pid)
                 run.rss_max = max(run.rss_max, rss)
+                stretch_peak = max(stretch_peak, rss)
                 if committed and not run.first_commit_seconds:
                     run.first_commit_seconds, run.committed_at_first = elapsed, committed
                     if profile_seconds and profile_to is not None:
@@ -86,6 +92,7 @@ async def project_all(
                 for checkpoint in checkpoints:
                     if committed >= checkpoint and checkpoint not in run.rss_at:
                         run.rss_at[checkpoint] = rss
+                        run.rss_peak_at[checkpoint], stretch_peak = stretch_peak, 0
                 if committed >= total:
                     run.seconds = elapsed
                     run.cpu_seconds = cpu_seconds(process.pid)

@@ -239,7 +239,11 @@ def markdown(results: RunResults, findings: str) -> str:
             )
     if proj is not None:
         for n, rss in sorted(proj.run.rss_at.items()):
-            out.append(f"- projector RSS after {n:,} events: {rss / MB:.0f} MiB")
+            peak = proj.run.rss_peak_at.get(n, rss)
+            out.append(
+                f"- projector RSS after {n:,} events: {rss / MB:.0f} MiB "
+                f"(peak since the checkpoint before: {peak / MB:.0f} MiB)"
+            )
         out.append(f"- projector RSS max: {proj.run.rss_max / MB:.0f} MiB")
     if read is not None:
         ours = find_run(read.runs, "ours", "saturation")

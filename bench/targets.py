@@ -131,16 +131,17 @@ def targets(results: RunResults) -> list[Target]:
                     seconds <= goal,
                 )
             )
-        rss = sorted(proj.run.rss_at.items())
+        rss = sorted(proj.run.rss_peak_at.items())
         if len(rss) >= 2:
-            # "Stays flat": every later checkpoint against the first, the farthest one shown.
+            # "Stays flat": the peak of every later stretch against the first's, the farthest
+            # one shown.
             first_n, first = rss[0]
             worst_n, worst = max(rss[1:], key=lambda item: abs(item[1] / first - 1))
             r = ratio_of(worst, first)
             found.append(
                 Target(
-                    f"projector RSS from {first_n:,} to {rss[-1][0]:,} events "
-                    f"(farthest checkpoint: {worst_n:,})",
+                    f"projector peak RSS per {first_n:,} events, to {rss[-1][0]:,} "
+                    f"(farthest: the stretch to {worst_n:,})",
                     f"{worst / MB:.0f} MiB",
                     f"{first / MB:.0f} MiB",
                     r,

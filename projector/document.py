@@ -7,7 +7,7 @@ import hashlib
 import orjson
 
 from projector.health import compute_health
-from projector.state import DeploymentState
+from projector.state import DeploymentState, history_json
 
 
 def render(state: DeploymentState) -> bytes | None:
@@ -39,15 +39,7 @@ def render(state: DeploymentState) -> bytes | None:
                 "gpu_units": state.resources.gpu_units,
                 "storage_gb": state.resources.storage_gb,
             },
-            "recent_status_changes": [
-                {
-                    "old_status": h.old_status,
-                    "new_status": h.new_status,
-                    "changed_at": h.changed_at,
-                    "reason": h.reason,
-                }
-                for h in state.history
-            ],
+            "recent_status_changes": history_json(state.history),
             "created_at": state.created_at,
             "updated_at": state.updated_at,
         }

@@ -26,9 +26,11 @@ from projector.state import (
     ReplicaState,
     ResourcesState,
     StatusChange,
+    changed_at,
     event_digest,
     format_time,
     remembers,
+    status_change,
 )
 
 
@@ -109,15 +111,9 @@ def _status_changed(
     state: DeploymentState, event: DeploymentStatusChanged, event_time: str
 ) -> None:
     data = event.data
-    entry = StatusChange(
-        old_status=data.old_status,
-        new_status=data.new_status,
-        changed_at=event_time,
-        reason=data.reason,
-        seq=state.events_applied,
-    )
+    entry = status_change(data.old_status, data.new_status, event_time, data.reason)
     state.status = data.new_status
-    state.history = _add_history(state.history, entry)
+    state.history = _add_history(state.history, entry, event_time)
 
 
 def _resources_allocated(
@@ -155,15 +151,17 @@ def _resources(given: Resources) -> ResourcesState:
 
 
 def _add_history(
-    history: tuple[StatusChange, ...], entry: StatusChange
+    history: tuple[StatusChange, ...], entry: StatusChange, entry_time: str
 ) -> tuple[StatusChange, ...]:
-    """``history`` (newest first by (changed_at, seq)) with ``entry`` in its place, cut to
-    the newest HISTORY_LIMIT: exact, since an entry that falls out can never come back."""
-    # The entry's seq is the highest yet (events_applied only grows), so it goes before the
-    # first entry not later than it; usually the first of all (a linear scan, not a sort:
-    # this ran for every status change).
+    """``history`` (newest first by changed_at, then by log order) with ``entry`` in its
+    place, cut to the newest HISTORY_LIMIT: exact, since an entry that falls out can never
+    come back."""
+    # The entry is the latest in the log, so it goes before the first entry not later than
+    # it; usually the first of all (a linear scan, not a sort: this runs for every status
+    # change). Canonical times compare the same as ASCII bytes and as strings.
+    key = entry_time.encode()
     index = 0
-    while index < len(history) and history[index].changed_at > entry.changed_at:
+    while index < len(history) and changed_at(history[index]) > key:
         index += 1
     if index >= HISTORY_LIMIT:
         return history

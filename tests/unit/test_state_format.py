@@ -7,7 +7,14 @@ import orjson
 import pytest
 
 from projector.exceptions import IncompatibleState
-from projector.state import DeploymentState, event_digest
+from projector.state import (
+    DeploymentState,
+    ReplicaState,
+    ResourcesState,
+    changed_at,
+    event_digest,
+    status_change,
+)
 
 # What deploystatus wrote before issue 7: objects for the value types, the last event ids.
 OLDER = {
@@ -38,3 +45,52 @@ def test_event_ids_are_kept_as_fixed_size_digests():
     state = DeploymentState("d", recent_events=event_digest("x" * 500) + event_digest("y"))
     assert len(state.recent_events) == 16
     assert DeploymentState.from_json(state.to_json()) == state
+
+
+def full_state() -> DeploymentState:
+    return DeploymentState(
+        "6f1c2a34-0000-4000-8000-000000000001",
+        created=True,
+        owner="6f1c2a34-0000-4000-8000-000000000002",
+        name="web",
+        status="running",
+        target_replicas=2,
+        resources=ResourcesState(0.5, 512, 0, 10),
+        replicas=(ReplicaState("r1", "running", "n1", "c1", "2026-11-28T12:00:01.000000Z"),),
+        history=(
+            status_change("pending", "running", "2026-11-28T12:00:02.000000Z", 'ok "changed_at":"'),
+            status_change(None, "pending", "2026-11-28T12:00:00.000000Z", None),
+        ),
+        created_at="2026-11-28T12:00:00.000000Z",
+        updated_at="2026-11-28T12:00:02.000000Z",
+        events_applied=3,
+        recent_events=event_digest("e1"),
+        position=7,
+    )
+
+
+def test_every_field_survives_the_stored_form():
+    state = full_state()
+    assert DeploymentState.from_json(state.to_json()) == state
+
+
+def test_history_entries_are_stored_as_the_documents_objects():
+    stored = orjson.loads(full_state().to_json())
+    assert stored["history"][1] == {
+        "old_status": None,
+        "new_status": "pending",
+        "changed_at": "2026-11-28T12:00:00.000000Z",
+        "reason": None,
+    }
+
+
+def test_changed_at_is_read_from_the_key_not_from_a_reason_that_spells_it():
+    newest = full_state().history[0]
+    assert changed_at(newest) == b"2026-11-28T12:00:02.000000Z"
+
+
+def test_a_history_of_the_older_array_form_is_refused():
+    stored = orjson.loads(full_state().to_json())
+    stored["history"] = [["pending", "running", "2026-11-28T12:00:02.000000Z", None, 1]]
+    with pytest.raises(IncompatibleState, match="deploystatus rebuild"):
+        DeploymentState.from_json(orjson.dumps(stored))

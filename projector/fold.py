@@ -21,6 +21,7 @@ from events.models import (
 from projector.state import (
     DEDUP_WINDOW,
     DIGEST_SIZE,
+    ENTRY_SEPARATOR,
     HISTORY_LIMIT,
     DeploymentState,
     ReplicaState,
@@ -29,6 +30,7 @@ from projector.state import (
     changed_at,
     event_digest,
     format_time,
+    history_entries,
     remembers,
     status_change,
 )
@@ -150,22 +152,24 @@ def _resources(given: Resources) -> ResourcesState:
     return ResourcesState(given.cpu_cores, given.memory_mb, given.gpu_units, given.storage_gb)
 
 
-def _add_history(
-    history: tuple[StatusChange, ...], entry: StatusChange, entry_time: str
-) -> tuple[StatusChange, ...]:
+def _add_history(history: bytes, entry: StatusChange, entry_time: str) -> bytes:
     """``history`` (newest first by changed_at, then by log order) with ``entry`` in its
     place, cut to the newest HISTORY_LIMIT: exact, since an entry that falls out can never
     come back."""
+    if not history:
+        return entry
+    entries = history_entries(history)
     # The entry is the latest in the log, so it goes before the first entry not later than
     # it; usually the first of all (a linear scan, not a sort: this runs for every status
     # change). Canonical times compare the same as ASCII bytes and as strings.
     key = entry_time.encode()
     index = 0
-    while index < len(history) and changed_at(history[index]) > key:
+    while index < len(entries) and changed_at(entries[index]) > key:
         index += 1
     if index >= HISTORY_LIMIT:
         return history
-    return (*history[:index], entry, *history[index : HISTORY_LIMIT - 1])
+    entries.insert(index, entry)
+    return ENTRY_SEPARATOR.join(entries[:HISTORY_LIMIT])
 
 
 def _replica_status_changed(

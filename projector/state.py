@@ -63,11 +63,12 @@ class ReplicaState(NamedTuple):
     stopped_at: str | None = None
 
 
-# A status change is kept as its entry of the document's ``recent_status_changes``, rendered
-# once: one bytes object instead of a named tuple of four or five objects (a full history was
-# ~60% of a state's memory, bench/: the projector's RSS grew with it while states filled),
-# and the document embeds the entries as they are.
+# The recent status changes are kept as the document's entries, rendered once (JSON objects,
+# newest first, one per line: JSON text never holds a raw newline) in one bytes object: ten
+# named tuples of five objects each were ~60% of a state's memory, and the projector's RSS
+# grew with them while the states filled (bench/). The document embeds them as they are.
 StatusChange = bytes
+ENTRY_SEPARATOR = b"\n"
 CHANGED_AT_KEY = b'"changed_at":"'
 TIME_LENGTH = len("2026-11-28T12:00:00.000000Z")
 
@@ -118,7 +119,7 @@ class DeploymentState:
     target_replicas: int = 0
     resources: ResourcesState = NO_RESOURCES
     replicas: tuple[ReplicaState, ...] = ()
-    history: tuple[StatusChange, ...] = ()  # newest first, at most HISTORY_LIMIT
+    history: bytes = b""  # entries (see StatusChange), newest first, at most HISTORY_LIMIT
     created_at: str | None = None
     updated_at: str | None = None
     events_applied: int = 0
@@ -181,7 +182,7 @@ class DeploymentState:
         try:
             obj["resources"] = ResourcesState(*obj["resources"])
             obj["replicas"] = tuple(ReplicaState(*r) for r in obj["replicas"])
-            obj["history"] = tuple(_history_entry(h) for h in obj["history"])
+            obj["history"] = _kept(ENTRY_SEPARATOR.join(_history_entry(h) for h in obj["history"]))
             obj["recent_events"] = base64.b64decode(obj["recent_events"])
             return cls(**obj)
         except (KeyError, TypeError, ValueError) as exc:
@@ -193,19 +194,24 @@ class DeploymentState:
             ) from None
 
 
-def history_json(history: tuple[StatusChange, ...]) -> orjson.Fragment:
+def history_entries(history: bytes) -> list[StatusChange]:
+    return history.split(ENTRY_SEPARATOR) if history else []
+
+
+def history_json(history: bytes) -> orjson.Fragment:
     """The entries as one JSON array, embedded as is wherever orjson writes it."""
-    return orjson.Fragment(b"[" + b",".join(history) + b"]")
+    return orjson.Fragment(b"[" + history.replace(ENTRY_SEPARATOR, b",") + b"]")
 
 
 def _history_entry(stored: object) -> StatusChange:
     if not isinstance(stored, dict) or "changed_at" not in stored:
         raise TypeError(f"a history entry must be an object with a changed_at, not {stored!r}")
-    return _kept(orjson.dumps(stored))
+    return orjson.dumps(stored)
 
 
 def _kept(written: bytes) -> bytes:
     """A copy of orjson's output to keep. orjson's bytes keep the buffer they were written
     into, sized for growth: 100,000 kept 124-byte entries held 478 MiB of heap between other
-    writes, their copies 17 MiB (``bytes`` of a bytes object would be the object itself)."""
+    writes, their copies 17 MiB. (``bytes()`` of a bytes object, or a join of one, would be
+    the object itself.)"""
     return bytes(memoryview(written))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from projector.document import render
 from projector.exceptions import IncompatibleState
 from projector.state import (
     DeploymentState,
@@ -13,6 +14,7 @@ from projector.state import (
     ResourcesState,
     changed_at,
     event_digest,
+    history_entries,
     status_change,
 )
 
@@ -47,6 +49,9 @@ def test_event_ids_are_kept_as_fixed_size_digests():
     assert DeploymentState.from_json(state.to_json()) == state
 
 
+SPELLS_KEY = 'a reason with "changed_at":"2000-01-01T00:00:00.000000Z" in it'
+
+
 def full_state() -> DeploymentState:
     return DeploymentState(
         "6f1c2a34-0000-4000-8000-000000000001",
@@ -57,9 +62,11 @@ def full_state() -> DeploymentState:
         target_replicas=2,
         resources=ResourcesState(0.5, 512, 0, 10),
         replicas=(ReplicaState("r1", "running", "n1", "c1", "2026-11-28T12:00:01.000000Z"),),
-        history=(
-            status_change("pending", "running", "2026-11-28T12:00:02.000000Z", 'ok "changed_at":"'),
-            status_change(None, "pending", "2026-11-28T12:00:00.000000Z", None),
+        history=b"\n".join(
+            [
+                status_change("pending", "running", "2026-11-28T12:00:02.000000Z", SPELLS_KEY),
+                status_change(None, "pending", "2026-11-28T12:00:00.000000Z", "line\nbreak"),
+            ]
         ),
         created_at="2026-11-28T12:00:00.000000Z",
         updated_at="2026-11-28T12:00:02.000000Z",
@@ -80,13 +87,14 @@ def test_history_entries_are_stored_as_the_documents_objects():
         "old_status": None,
         "new_status": "pending",
         "changed_at": "2026-11-28T12:00:00.000000Z",
-        "reason": None,
+        "reason": "line\nbreak",
     }
 
 
-def test_changed_at_is_read_from_the_key_not_from_a_reason_that_spells_it():
-    newest = full_state().history[0]
+def test_entries_are_split_and_read_whatever_their_reasons_spell():
+    newest, oldest = history_entries(full_state().history)
     assert changed_at(newest) == b"2026-11-28T12:00:02.000000Z"
+    assert changed_at(oldest) == b"2026-11-28T12:00:00.000000Z"
 
 
 def test_a_history_of_the_older_array_form_is_refused():
@@ -94,3 +102,8 @@ def test_a_history_of_the_older_array_form_is_refused():
     stored["history"] = [["pending", "running", "2026-11-28T12:00:02.000000Z", None, 1]]
     with pytest.raises(IncompatibleState, match="deploystatus rebuild"):
         DeploymentState.from_json(orjson.dumps(stored))
+
+
+def test_the_document_embeds_the_entries_as_its_recent_status_changes():
+    changes = orjson.loads(render(full_state()) or b"")["recent_status_changes"]
+    assert [c["reason"] for c in changes] == [SPELLS_KEY, "line\nbreak"]

@@ -7,22 +7,78 @@ ANALYSIS = """### Before and after (issue 7)
 Full runs of `python -m bench` on this machine (2 cores shared with other work: absolute
 figures move by 10-20% between runs, the same-run ratios less): the first run with the
 benchmark suite (16:30), the run before the second round of changes (17:14), two full runs
-after it (19:34, 19:57), the run after the third round (22:06), and the last run after the
-fourth (01:37 the next day, the one in this file). The machine changed between some of them
-(another 2-core VM): compare the ratios.
+after it (19:34, 19:57), the run after the third round (22:06), the run after the fourth
+(01:37 the next day), and the last one, after the fifth (03:34 the day after, the one in this
+file). The machine changed between some of them (another 2-core VM): compare the ratios.
 
-| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 | 01:37 |
-|---|---|---|---|---|---|---|
-| read req/s at saturation (x bare endpoint) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 1.01x |
-| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x | 0.99x |
-| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x | 18.0x |
-| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 | 46,916 |
-| projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us | 20 us |
-| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s | 13.1 s |
-| RSS 100k / 1M (MiB) | - | 227 / 448 | 177 / 267 | 180 / 253 | 172 / 242 | 184 / 163 (a) |
-| fresh p99 GET/watch | 556/- | 385/- | 47.8/46.5 | 67.9/61.1 | 49.2/51.3 | 36.4/37.6 |
+| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 | 01:37 | 03:34 (b) |
+|---|---|---|---|---|---|---|---|
+| read req/s at saturation (x bare) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 1.01x | 0.91x |
+| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x | 0.99x | 1.18x |
+| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x | 18.0x | 16.0x |
+| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 | 46,916 | 37,814 |
+| projector events/s (x bare consumer) | - | - | - | - | - | 0.09x | 0.10x |
+| projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us | 20 us | 25 us |
+| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s | 13.1 s | 16.1 s |
+| RSS 100k / 1M (MiB) | - | 227/448 | 177/267 | 180/253 | 172/242 | 184/163 (a) | 128/154 |
+| RSS peak (MiB) | - | 448 | 267 | 253 | 242 | 262 | 163 |
+| fresh p99 GET/watch | 556/- | 385/- | 47.8/46.5 | 67.9/61.1 | 49.2/51.3 | 36.4/37.6 | 32.9/32.9 |
 
-(a) 262 MiB at 500k: the RSS now falls back by 1M, see below. Freshness in ms.
+(a) 262 MiB at 500k: the RSS fell back by 1M (the fetcher's buffers emptying, see the fifth
+round). Freshness in ms. (b) A slower VM than the 01:37 run's: its bare consumer read 380k
+records/s (502k at 01:37), its bare endpoint served 6.8k req/s (10.5k); the projector
+measured 0.10x of its bare consumer (0.09x at 01:37), the rebuild 6.1x its time (6.6x).
+
+### What changed in the fifth round (03:34)
+
+The RSS first: measured, not inferred this time. A diagnostic thread in the projector (a
+`sitecustomize.py` outside the tree) logged every second glibc's `mallinfo2()`, pymalloc's
+arenas (`sys._debugmallocstats`) and the live blocks, and `tracemalloc` snapshots of a slower
+run were compared by source line. What the RSS of the round before was made of:
+
+- **The fetcher's buffers, ~70 MiB.** aiokafka keeps a partition's fetched bytes until its
+  last record is consumed, and fetches again only then. Under its default `fetch_max_bytes`
+  of 50 MiB the embedded broker answered with ~6 MiB per partition (it ignores the
+  per-partition cap of 1 MiB; checked with a bare consumer: up to 5.9 MiB per partition,
+  up to 2.0 MiB with `fetch_max_bytes` at 1 MiB), 12 of them. They filled while the run
+  went on, so the RSS rose, and emptied as partitions ran out, so it fell back at the end:
+  the rise and fall the round before took for fragmentation. Now `KAFKA_FETCH_MAX_BYTES` and
+  `KAFKA_MAX_PARTITION_FETCH_BYTES`, 1 MiB each by default (`deploystatus/settings.py`):
+  the same events/s (24.8-25.9 us/event before, 24.0-26.1 after, paired 1M-event runs),
+  ~100 MiB less at the peak. 512 KiB and less cost a quarter of the rate on the embedded
+  broker (28k vs 38k events/s), so not lower.
+- **The states, 2.3 -> 4.9 kB each while they fill** (deep size of 2,000 folded states after
+  10 and 100 events each): the history of 10 status changes was 2.8 kB of it, ten named
+  tuples of five objects. **The history is now kept as the document's entries**, rendered
+  once, in one bytes object (`projector/state.py`: JSON objects one per line, since JSON
+  text holds no raw newline; the document embeds them as they are with `orjson.Fragment`):
+  1.3 kB for ten. The fold finds an entry's `changed_at` by its key (`changed_at()`; a
+  reason cannot spell the key, its quotes would be escaped). The stored fold state holds the
+  entries as the same JSON objects; a state of the older form is refused with
+  `IncompatibleState` (README: Upgrading). Tests: every field through the stored form, the
+  entries' form, reasons that spell the key or hold a newline, the older form refused. A
+  tuple of entries (1.7 kB) measured the same in paired runs; the single object is smaller.
+- **orjson's output keeps the buffer it was written into**: `tracemalloc` counts 4,489 bytes
+  for a 7-byte `orjson.dumps()` and 16 KiB for a 2 kB one. Harmless for the documents and
+  states written within a batch; for entries kept for the life of a state it was not: the
+  first version of the change above held 500+ MiB, because 100,000 kept entries pinned
+  their buffers (478 MiB in a reduced test, 17 MiB for their copies). Kept entries are now
+  copied to their size (`_kept`). Copying the batch's documents and states too lowered the
+  RSS by ~10 MiB throughout at ~1% more CPU per event: not kept (it moves the whole curve,
+  not its shape).
+- **The benchmark compares each 100k stretch's peak RSS** with the first stretch's
+  (`bench/projector_run.py::rss_peak_at`; both the peak and the sample at each checkpoint are
+  listed under Footprint): a batch's events, documents and writes come and go within a
+  second, so a single sample lands anywhere on that sawtooth (samples at the same checkpoint
+  of identical runs differed by 13 MiB).
+
+Together: peak RSS 262 -> 163 MiB; from the first 100k stretch to the farthest, 1.42x ->
+1.28x (this run; 1.21x in a projector-only run before it). What remains of the growth is
+the states reaching their bounds (history of 10, 64 event digests: +1.5 kB per deployment,
+~15 MiB for 10,000) and the allocators around them: pymalloc's arenas grow by 20-25 MiB while
+the states fill and stay there (blocks of each size class are spread over arenas that
+cannot be returned while any block in them lives), glibc's heap by ~10 MiB (the digests
+outgrow pymalloc's 512-byte limit at 60 events; free chunks between the batches' buffers).
 
 ### What changed in the fourth round (00:52, 01:37)
 
@@ -67,12 +123,12 @@ gain was small).
     after the read benchmark holds ~1 GB of objects (the read data set); every collection
     during the consumption walked them all, and the baseline read 1M records in 4.4-4.7 s
     instead of 2.3 s. The process now freezes them (`gc.freeze()`) before the projector
-    benchmark: 1.99 s in this run. The projector runs in its own process and was not
+    benchmark: 1.99 s in the 01:37 run. The projector runs in its own process and was not
     affected; only the ratio column was.
 
 Together, in the 500k-event experiment: 31k -> ~49k events/s, 31 -> ~20 us of CPU per event.
 Projector-only runs of the benchmark (`--only projector`): 51,725 and 50,944 events/s (19
-us/event). Full runs: 43,195 (before uvloop), 46,876, 48,316 and 46,916 (this file; 20
+us/event). Full runs: 43,195 (before uvloop), 46,876, 48,316 and 46,916 (01:37; 20
 us/event): the same CPU per event within 5%, the steady rate a few percent lower than in
 the projector-only runs, on the same 2 shared cores. The rebuild (2 processes) went
 18.7 -> 13.1 s with the same changes.
@@ -155,7 +211,8 @@ Freshness (`deploystatus/connections.py`, `deploystatus/settings.py`, `bench/fre
 9. **`KAFKA_FETCH_MAX_WAIT_MS` 20 by default** (was 100): the embedded broker holds a fetch
    up to that long even when records arrive (a lone record produced while a consumer polls:
    p50 24 ms with 100, 6 ms with 20); Kafka answers at once, so there it only sets how often
-   an idle projector asks. Its lever above: p50 48 -> 26 ms in this run.
+   an idle projector asks. Its lever above: p50 33 -> 20 ms in this run (48 -> 26 in an
+   earlier one).
 10. **The benchmark's GET probes** now ask once with `?min_offset=<the probe's offset>` (the
     API answers when the event is applied) instead of polling every 3 ms: the polling cost
     more CPU than the projector on these 2 cores and inflated the figure it measured. The
@@ -163,38 +220,36 @@ Freshness (`deploystatus/connections.py`, `deploystatus/settings.py`, `bench/fre
 
 ### What is still missed, and why
 
-**Projector, 50,000 events/s in one process: met in the projector-only runs (51.7k, 50.9k),
-missed in the full runs (46.9k in this file; 48.3k, 46.9k and 43.2k before).** 20 us of
-CPU per event, all included, on a core shared with Redis (a Lua call per write) and the
-broker. What is left in the profile above is mostly per event and in Python: pydantic's
-validation (~16%, ~4 us; its floor, whatever the field types or string caching), the fold
-(~20%, most of it touching states and events that are no longer in the CPU's caches),
-aiokafka's record unpacking, the Redis write of each deployment (script call, state JSON,
-document) and the changelog. Not reliably met here. Scale-out remains the design's answer
-beyond one process (a consumer group over 12 partitions; the rebuild's 2 processes: 1.58x).
+**Projector, 50,000 events/s in one process: missed (37.8k in this run, on a VM whose bare
+consumer and bare endpoint ran 24% and 35% slower than the 01:37 run's; 51.7k and 50.9k in
+projector-only runs and 46.9-48.3k in full runs on that one).** 25 us of CPU per event here
+(20 there), all included, on a core shared with Redis (a Lua call per write) and the broker.
+Against its same-run baseline the projector did not lose ground (0.10x of the bare
+consumer, 0.09x before). What is left in the profile above is mostly per event and in
+Python: pydantic's validation (~18%, ~4 us; its floor, whatever the field types or string
+caching), the fold (~25%, of which formatting the event's time ~9%: `datetime.isoformat` is
+~1.3 us here), most likely freeing each batch's objects (the 7% of samples in
+`Projector.run` itself, where the last batch is let go), aiokafka's record unpacking, the
+Redis write of each deployment (script call, state JSON, document) and the changelog.
+Scale-out remains the design's answer beyond one process (a consumer group over 12
+partitions; the rebuild's 2 processes: 1.65x in this run).
 
-**Projector RSS flat within 20% from 100k to 1M events: missed (every 100k checkpoint is
-now compared with the first: farthest 1.42x at 500k in this run; 1.32x, 1.59x and 1.49x in
-the runs before).** The RSS rises while the deployments' states grow (their history fills at ~30
-events each, here 300k events), stays at ~260 MiB to ~600k, and falls back to 163-207 MiB at 1M
-once trimming returns what the allocator freed. The live data grows by ~20 MB (10,000
-states of 1.9 -> 3.8 kB); the rest is most likely fragmentation (inferred from the shape:
-not measured object by object): the long-lived objects of the states
-(history entries and replicas, replaced one by one as events arrive) sit in the same
-pymalloc arenas as the batches' short-lived events, so arenas cannot be given back until
-the states' old objects have all been replaced. A smaller batch does not change it (5,000:
-the same peak). What would: far fewer long-lived objects per state (e.g. the history kept
-as one pre-rendered JSON fragment instead of ten tuples of strings), which touches the fold
-and the rendering; not done in this round.
+**Projector RSS flat within 20% from 100k to 1M events: missed (1.28x: the peak of the
+stretch to 900k against the first stretch's, 163 vs 128 MiB; 1.42x at 262 MiB before the
+fifth round).** The ~100 MiB the fetcher held and the rise and fall they made are gone (see
+the fifth round); what grows now is the states up to their bounds and the allocator arenas
+around them, and it stops once the states are full. Reaching 1.2x would need smaller states
+or a bigger resting footprint, and we do not grow the footprint to meet a ratio.
 
-**Freshness p99 <= 50 ms at 2,000 events/s: met in the last three runs (36.4 / 37.6 ms in
-this one; 38.5 / 41.6 and 47.0 / 39.1 before), missed in the one before (57.7 / 46.4 ms).**
+**Freshness p99 <= 50 ms at 2,000 events/s: met in the last four runs (32.9 / 32.9 ms in
+this one; 36.4 / 37.6, 38.5 / 41.6 and 47.0 / 39.1 before), missed in the one before (57.7 /
+46.4 ms).**
 p50 is ~20 ms (producer linger 5 ms, the broker's
 fetch hold up to 20 ms, fold and write, notification); the p99 is where the 2 shared cores
 show (the benchmark client publishing 2,000 events/s and reading 40 streams, the API, the
 projector, the broker and Redis). Runs here have given 36-71 ms: not reliably met.
 
-**Read path at 0.8x of the bare endpoint: met (1.01x in this run, 0.97x, 0.99x, 0.92x, 0.94x,
+**Read path at 0.8x of the bare endpoint: met (0.91x in this run, 1.01x, 0.97x, 0.99x, 0.92x, 0.94x,
 0.80x and 0.77x in the runs before)** (the "ours" row of the levers table, same settings, moves by
 ~10%). With the document cache a read does no I/O; what is left is uvicorn's and FastAPI's
 share, as for the bare endpoint, plus the token check (cached) and the response headers.

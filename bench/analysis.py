@@ -75,10 +75,11 @@ run were compared by source line. What the RSS of the round before was made of:
 Together: peak RSS 262 -> 163 MiB; from the first 100k stretch to the farthest, 1.42x ->
 1.28x (this run; 1.21x in a projector-only run before it). What remains of the growth is
 the states reaching their bounds (history of 10, 64 event digests: +1.5 kB per deployment,
-~15 MiB for 10,000) and the allocators around them: pymalloc's arenas grow by 20-25 MiB while
-the states fill and stay there (blocks of each size class are spread over arenas that
-cannot be returned while any block in them lives), glibc's heap by ~10 MiB (the digests
-outgrow pymalloc's 512-byte limit at 60 events; free chunks between the batches' buffers).
+~15 MiB for 10,000) and the allocators around them. A diagnostic 1M-event run of this
+code, from 100k events to the end: glibc's heap in use +16-20 MiB (the full histories and
+digests are over pymalloc's 512-byte limit, so they live there) and its free chunks +6 MiB
+(between the batches' buffers; `malloc_trim` returns only whole free pages); pymalloc's
+arenas +7 MiB, then flat from ~300k events.
 
 ### What changed in the fourth round (00:52, 01:37)
 

@@ -1,6 +1,7 @@
 """The fold's state for one deployment: everything its status document is rendered from.
 
-A slotted dataclass of named tuples, not pydantic models: the state is internal (only the
+A slotted dataclass of named tuples (and of the recent status changes as the document's
+rendered entries, see ``StatusChange``), not pydantic models: the state is internal (only the
 fold builds it, from events already validated), and the projector copies and serialises
 one per deployment per batch, where a model's validation and copying cost more than the
 fold itself. Named tuples are immutable, so copies of a state share them safely.

@@ -81,6 +81,12 @@ digests are over pymalloc's 512-byte limit, so they live there) and its free chu
 (between the batches' buffers; `malloc_trim` returns only whole free pages); pymalloc's
 arenas +7 MiB, then flat from ~300k events.
 
+Tried and not kept: the collector's first threshold at 1,000,000 (3 paired 600k-event runs:
+25.6, 25.2, 26.1 us/event against 25.2, 25.4, 24.9 at 200,000); a fixed glibc mmap threshold
+(`MALLOC_MMAP_THRESHOLD_=131072`: a little less RSS throughout, a higher ratio);
+`%`-formatting for the event times (1.0 vs 1.7 us in timeit, ~2.5% of an event's CPU: not
+worth a less plain `format_time` while the target is 25% away on this VM).
+
 ### What changed in the fourth round (00:52, 01:37)
 
 Profiled first (py-spy over a whole 500k-event run, and `gc.callbacks` timers), then each

@@ -22,7 +22,8 @@ class Changelog:
     def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
         self._producer = producer
         self._topic = topic
-        # The producer's own partitioner, as producer.send() would use it.
+        # The partitioner class the producer is built with (connections.create_producer), so
+        # records land where producer.send() would put them; its key-hash cache is this one's.
         self._partitioner = KeyHashCache()
 
     async def publish(self, documents: Mapping[str, tuple[bytes | None, int]]) -> None:

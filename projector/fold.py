@@ -158,12 +158,17 @@ def _add_history(history: bytes, entry: StatusChange, entry_time: str) -> bytes:
     come back."""
     if not history:
         return entry
-    entries = history_entries(history)
     # The entry is the latest in the log, so it goes before the first entry not later than
-    # it; usually the first of all (a linear scan, not a sort: this runs for every status
-    # change). Canonical times compare the same as ASCII bytes and as strings.
+    # it. Canonical times compare the same as ASCII bytes and as strings.
     key = entry_time.encode()
-    index = 0
+    if changed_at(history) <= key:
+        # The usual case, an entry newer than every other: in front, the oldest cut if the
+        # history is full, without splitting it (this runs for every status change).
+        if history.count(ENTRY_SEPARATOR) < HISTORY_LIMIT - 1:
+            return entry + ENTRY_SEPARATOR + history
+        return entry + ENTRY_SEPARATOR + history[: history.rindex(ENTRY_SEPARATOR)]
+    entries = history_entries(history)
+    index = 1  # a linear scan, not a sort: the entry is rarely far from the front
     while index < len(entries) and changed_at(entries[index]) > key:
         index += 1
     if index >= HISTORY_LIMIT:

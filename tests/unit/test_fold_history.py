@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from builders import BASE_TIME, Events, at, doc, fold, new_id, z
+from hypothesis import given
+from hypothesis import strategies as st
 
 from projector.state import HISTORY_LIMIT, DeploymentState, format_time
 
@@ -67,6 +69,21 @@ def test_timestamps_compare_across_offsets(ev: Events) -> None:
 def test_format_time(moment: datetime, expected: str) -> None:
     """format_time gives UTC, six fractional digits and a Z."""
     assert format_time(moment) == expected
+
+
+@given(
+    st.datetimes(
+        # Naive bounds (hypothesis attaches the zones): a day in from the ends, so that every
+        # moment has a UTC form.
+        min_value=datetime(1, 1, 2),  # noqa: DTZ001
+        max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+        timezones=st.sampled_from([UTC, PLUS_ONE, timezone(timedelta(hours=-9, minutes=-30))]),
+    )
+)
+def test_format_time_is_isoformat_in_utc(moment: datetime) -> None:
+    """Formatted field by field, the same text as the standard library's ISO 8601 form."""
+    expected = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    assert format_time(moment) == expected + "Z"
 
 
 # --- recent status changes -----------------------------------------------------------------
@@ -145,3 +162,19 @@ def test_history_dropped_entry_never_returns(ev: Events, base: DeploymentState) 
     events += [ev.status_changed("failed", reason=f"old{i}", time=at(i)) for i in range(5)]
     state = fold(events, base)
     assert [r for _, r in changes_of(state)] == [str(i) for i in range(10, 0, -1)]
+
+
+@given(st.lists(st.integers(min_value=0, max_value=30), max_size=25))
+def test_history_is_the_newest_ten_of_all(offsets: list[int]) -> None:
+    """Whatever the order of arrival, the history is the HISTORY_LIMIT newest status changes
+    of all, newest first, ties later in the log first."""
+    ev = Events()
+    base = fold([ev.created(time=at(0))])
+    events = [
+        ev.status_changed("running", reason=str(i), time=at(100 + offset))
+        for i, offset in enumerate(offsets)
+    ]
+    state = fold(events, base)
+    newest = sorted(enumerate(offsets), key=lambda item: (item[1], item[0]), reverse=True)
+    expected = [(z(at(100 + offset)), str(i)) for i, offset in newest[:HISTORY_LIMIT]]
+    assert changes_of(state) == expected

@@ -20,7 +20,9 @@ Redis Cluster; a deployment's keys hash on its id.
 from __future__ import annotations
 
 # Fields of a deployment's hash.
-STATE = "state"  # the fold's state (JSON), what the next events are folded into
+# The fold's state (JSON), what the next events are folded into; while DOCUMENT is there,
+# only what the document lacks (projector.stored_state).
+STATE = "state"
 POSITION = "pos"  # offset of the last record folded in; the compare-and-set version
 DOCUMENT = "doc"  # the status document's bytes, exactly as served; absent when not served
 OWNER = "owner"  # the owner's user id; absent when not served

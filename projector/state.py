@@ -193,7 +193,7 @@ class DeploymentState:
         try:
             obj["resources"] = ResourcesState(*obj["resources"])
             obj["replicas"] = tuple(ReplicaState(*r) for r in obj["replicas"])
-            obj["history"] = _kept(ENTRY_SEPARATOR.join(_history_entry(h) for h in obj["history"]))
+            obj["history"] = history_from_json(obj["history"])
             obj["recent_events"] = base64.b64decode(obj["recent_events"])
             return cls(**obj)
         except (KeyError, TypeError, ValueError) as exc:
@@ -212,6 +212,11 @@ def history_entries(history: bytes) -> list[StatusChange]:
 def history_json(history: bytes) -> orjson.Fragment:
     """The entries as one JSON array, embedded as is wherever orjson writes it."""
     return orjson.Fragment(b"[" + history.replace(ENTRY_SEPARATOR, b",") + b"]")
+
+
+def history_from_json(entries: list[Any]) -> bytes:
+    """The history from its JSON form (``history_json``, parsed)."""
+    return _kept(ENTRY_SEPARATOR.join(_history_entry(entry) for entry in entries))
 
 
 def _history_entry(stored: object) -> StatusChange:

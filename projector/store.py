@@ -21,6 +21,7 @@ from deploystatus.scripts import LuaScript, run_scripts
 from projector.document import etag, render
 from projector.exceptions import StoreUnavailable, ViewLost
 from projector.state import DeploymentState
+from projector.stored_state import from_stored, to_stored
 
 # Deployments per round trip: a write carries a state and a document (kilobytes each), so a
 # batch of 10,000 in one pipeline held tens of MB of packed commands at once.
@@ -89,10 +90,11 @@ class RedisStatusStore:
             async with translate_errors("load states"):
                 pipe = self._redis.pipeline(transaction=False)
                 for deployment_id in chunk:
-                    pipe.hget(self._keys.deployment(self.generation, deployment_id), fields.STATE)
-                raw_states = await pipe.execute()
-            for deployment_id, raw in zip(chunk, raw_states, strict=True):
-                states[deployment_id] = DeploymentState.from_json(raw) if raw is not None else None
+                    key = self._keys.deployment(self.generation, deployment_id)
+                    pipe.hmget(key, [fields.STATE, fields.DOCUMENT])
+                replies = await pipe.execute()
+            for deployment_id, (raw, document) in zip(chunk, replies, strict=True):
+                states[deployment_id] = from_stored(raw, document) if raw is not None else None
         return states
 
     async def save(self, writes: Sequence[Write]) -> set[str]:
@@ -122,7 +124,7 @@ class RedisStatusStore:
         args: list[str | bytes | int] = [  # ints as they are: the packer writes their digits
             write.expected,
             state.position,
-            state.to_json(),
+            to_stored(state, write.document),
             write.document or b"",
             state.owner or "",
             write.etag,

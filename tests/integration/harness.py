@@ -33,6 +33,7 @@ from projector.fold import apply
 from projector.generations import Generations, group_of
 from projector.service import run_projector
 from projector.state import DeploymentState
+from projector.stored_state import from_stored
 
 T = TypeVar("T")
 WAIT_SECONDS = 60.0
@@ -136,8 +137,8 @@ async def stored_state(settings: Settings, deployment_id: str) -> DeploymentStat
     generation = await active_generation(settings) or ""
     async with create_redis(settings) as redis:
         key = Keys(settings.redis_prefix).deployment(generation, deployment_id)
-        raw = await redis.hget(key, STATE)
-    return DeploymentState.from_json(raw) if raw else None
+        raw, document = await redis.hmget(key, [STATE, DOCUMENT])
+    return from_stored(raw, document) if raw else None
 
 
 async def wait_for_view(

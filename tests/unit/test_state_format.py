@@ -1,13 +1,15 @@
-"""The fold state's stored form: compact, and a state written by an older version is refused
-with a message that says what to do."""
+"""The fold state's stored form: compact, beside its document only what the document lacks,
+and a state written by an older version is refused with a message that says what to do."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import orjson
 import pytest
 
 from projector.document import render
-from projector.exceptions import IncompatibleState
+from projector.exceptions import IncompatibleState, ViewLost
 from projector.state import (
     DeploymentState,
     ReplicaState,
@@ -17,6 +19,7 @@ from projector.state import (
     history_entries,
     status_change,
 )
+from projector.stored_state import from_stored, to_stored
 
 # What deploystatus wrote before issue 7: objects for the value types, the last event ids.
 OLDER = {
@@ -107,3 +110,44 @@ def test_a_history_of_the_older_array_form_is_refused():
 def test_the_document_embeds_the_entries_as_its_recent_status_changes():
     changes = orjson.loads(render(full_state()) or b"")["recent_status_changes"]
     assert [c["reason"] for c in changes] == [SPELLS_KEY, "line\nbreak"]
+
+
+# --- beside the document (projector.stored_state) ------------------------------------------
+
+
+def test_a_served_state_is_stored_as_what_its_document_lacks():
+    state = full_state()
+    document = render(state)
+    assert document is not None
+    stored = orjson.loads(to_stored(state, document))
+    assert set(stored) == {"owner", "events_applied", "recent_events", "position"}
+    assert from_stored(to_stored(state, document), document) == state
+
+
+def test_a_state_not_served_is_stored_whole():
+    state = dataclasses.replace(full_state(), deleted=True)
+    assert render(state) is None
+    assert to_stored(state, None) == state.to_json()
+    assert from_stored(to_stored(state, None), None) == state
+
+
+def test_a_whole_state_beside_its_document_is_read_as_it_is():
+    """What the versions before this form stored for a served deployment."""
+    state = full_state()
+    assert from_stored(state.to_json(), render(state)) == state
+
+
+def test_a_partial_state_without_its_document_means_the_view_was_lost():
+    state = full_state()
+    with pytest.raises(ViewLost, match="document is gone"):
+        from_stored(to_stored(state, render(state)), None)
+
+
+def test_a_partial_state_that_does_not_fit_its_document_is_refused():
+    state = full_state()
+    document = render(state)
+    assert document is not None
+    partial = orjson.loads(to_stored(state, document))
+    del partial["events_applied"]
+    with pytest.raises(IncompatibleState, match="deploystatus rebuild"):
+        from_stored(orjson.dumps(partial), document)

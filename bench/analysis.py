@@ -8,26 +8,79 @@ Full runs of `python -m bench` on this machine (2 cores shared with other work: 
 figures move by 10-20% between runs, the same-run ratios less): the first run with the
 benchmark suite (16:30), the run before the second round of changes (17:14), two full runs
 after it (19:34, 19:57), the run after the third round (22:06), the run after the fourth
-(01:37 the next day), and the last one, after the fifth (03:34 the day after, the one in this
-file). The machine changed between some of them (another 2-core VM): compare the ratios.
+(01:37 the next day), the run after the fifth (03:34 the day after), and the last one,
+after the sixth (05:51, the one in this file). The machine changed between some of them
+(another 2-core VM): compare the ratios.
 
-| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 | 01:37 | 03:34 (b) |
-|---|---|---|---|---|---|---|---|
-| read req/s at saturation (x bare) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 1.01x | 0.91x |
-| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x | 0.99x | 1.18x |
-| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x | 18.0x | 16.0x |
-| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 | 46,916 | 37,814 |
-| projector events/s (x bare consumer) | - | - | - | - | - | 0.09x | 0.10x |
-| projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us | 20 us | 25 us |
-| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s | 13.1 s | 16.1 s |
-| RSS 100k / 1M (MiB) | - | 227/448 | 177/267 | 180/253 | 172/242 | 184/163 (a) | 128/154 |
-| RSS peak (MiB) | - | 448 | 267 | 253 | 242 | 262 | 163 |
-| fresh p99 GET/watch | 556/- | 385/- | 47.8/46.5 | 67.9/61.1 | 49.2/51.3 | 36.4/37.6 | 32.9/32.9 |
+| figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 | 01:37 | 03:34 (b) | 05:51 (c) |
+|---|---|---|---|---|---|---|---|---|
+| read req/s at saturation (x bare) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 1.01x | 0.91x | 0.83x |
+| read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x | 0.99x | 1.18x | 1.16x |
+| read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x | 18.0x | 16.0x | 19.7x |
+| projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 | 46,916 | 37,814 | 34,522 |
+| projector events/s (x bare consumer) | - | - | - | - | - | 0.09x | 0.10x | 0.12x |
+| projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us | 20 us | 25 us | 28 us |
+| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s | 13.1 s | 16.1 s | 15.5 s |
+| RSS 100k / 1M (MiB) | - | 227/448 | 177/267 | 180/253 | 172/242 | 184/163 (a) | 128/154 | 115/160 |
+| RSS peak (MiB) | - | 448 | 267 | 253 | 242 | 262 | 163 | 161 |
+| Redis bytes per deployment (read view) | - | - | - | - | - | - | 5,096 | 2,936 |
+| fresh p99 GET/watch | 556/- | 385/- | 47.8/46.5 | 67.9/61.1 | 49.2/51.3 | 36.4/37.6 | 32.9/32.9 | 51.7/51.0 |
 
 (a) 262 MiB at 500k: the RSS fell back by 1M (the fetcher's buffers emptying, see the fifth
 round). Freshness in ms. (b) A slower VM than the 01:37 run's: its bare consumer read 380k
 records/s (502k at 01:37), its bare endpoint served 6.8k req/s (10.5k); the projector
 measured 0.10x of its bare consumer (0.09x at 01:37), the rebuild 6.1x its time (6.6x).
+(c) Another VM, slower still: its bare consumer read 289k records/s, its bare endpoint
+served 7.1k req/s; freshness p50 27 ms (20 ms at 03:34). The same-run ratios are the
+figures to compare: the projector went 0.10x -> 0.12x of its bare consumer.
+
+### What changed in the sixth round (05:51)
+
+Measured first by instruction counts, which do not move with this VM's load: `valgrind
+--tool=callgrind` over the fold-and-write path in one process (decode, fold, `Write`, the
+packed script call; 2,000 deployments, the difference of two runs of 4 and 8 rounds), then
+each change end to end in paired 600k-event runs of the projector as deployed against the
+commit before the round (27fd9c2), since single runs here move by 15%.
+
+- **ETags are XXH3-128** (`projector/document.py::etag`, python-xxhash): blake2b was 14% of
+  the instructions of that path: CPython's `_blake2` here is its portable C build (no SIMD),
+  ~2 us per 2 kB document, against 0.09 us. An ETag only tells a client's copy from the
+  current one; it need not be cryptographic.
+- **Event times are %-formatted** field by field (`projector/state.py::format_time`):
+  `isoformat()` goes through C's `printf` per field and formats the offset too (1.2 vs 0.76
+  us; f-strings 1.3). A property test checks it against `isoformat` on any moment and zone.
+- **A status change newer than the history's first entry is put in front without splitting
+  the history** (`projector/fold.py::_add_history`), the oldest cut off when full; the scan
+  stays for late arrivals. A property test checks the history against the newest 10 of all
+  status changes, for any order of arrival.
+
+  Together: 228k -> 187k instructions per event; end to end 27.5 -> 25.0 us of CPU per event
+  (3 pairs).
+- **Beside its document, a fold state is stored as only what the document lacks**
+  (`projector/stored_state.py`): owner, events applied, the event digests and the position;
+  the document already holds the name, status, replicas, resources, history and times. The
+  whole state was a second rendering of the replicas and the history per write, and as many
+  bytes again in Redis: **2,936 bytes per deployment hash instead of 5,096** (the fold state
+  360 B instead of 2,084 B; footprint above). A state not served has no document and is
+  stored whole, as before; the whole states that the version before wrote beside their
+  documents are read as they are, so this step needs no rebuild. A partial state whose
+  document is gone raises `ViewLost` (the projector chooses its generation again, as when
+  Redis loses data). Tests: the property test of batches and redelivery goes through this
+  form, and one test per case above. 187k -> 169k instructions per event; end to end 24.8
+  -> 22.5 us of CPU per event (2 pairs; 43.2-43.7k events/s against 37.7-41.1k).
+
+Together, by instructions: 228k -> 169k per event on the fold-and-write path (-26%); end to
+end about -10% of CPU per event, the rest of the projector being aiokafka's records, the
+Redis and Kafka I/O and freeing each batch. Against its bare consumer the projector went
+from 0.10x to 0.12x.
+
+Tried and not kept: replicas as slotted dataclasses rendered natively by orjson (1.97 us for
+three, against 1.19 us through dicts); digests by XXH3-64 (0.05 vs 0.38 us, but the digests
+already stored are blake2b's, and a producer retry across the upgrade would be applied
+twice); a bigger batch with bigger fetches (`PROJECTOR_BATCH_SIZE` 50,000 with 8 MiB
+fetches: 17.6k records per batch instead of 5.9k, -7% CPU per event, +35 MiB of RSS);
+disabling the heap trimming (one run each, within this VM's noise: the system time was
+4% of the projector's CPU, and the trimming added ~34k page faults, ~0.05 s).
 
 ### What changed in the fifth round (03:34)
 
@@ -227,36 +280,39 @@ Freshness (`deploystatus/connections.py`, `deploystatus/settings.py`, `bench/fre
 
 ### What is still missed, and why
 
-**Projector, 50,000 events/s in one process: missed (37.8k in this run, on a VM whose bare
-consumer and bare endpoint ran 24% and 35% slower than the 01:37 run's; 51.7k and 50.9k in
-projector-only runs and 46.9-48.3k in full runs on that one).** 25 us of CPU per event here
-(20 there), all included, on a core shared with Redis (a Lua call per write) and the broker.
-Against its same-run baseline the projector did not lose ground (0.10x of the bare
-consumer, 0.09x before). What is left in the profile above is mostly per event and in
-Python: pydantic's validation (~18%, ~4 us; its floor, whatever the field types or string
-caching), the fold (~25%, of which formatting the event's time ~9%: `datetime.isoformat` is
-~1.3 us here), most likely freeing each batch's objects (the 7% of samples in
-`Projector.run` itself, where the last batch is let go), aiokafka's record unpacking, the
-Redis write of each deployment (script call, state JSON, document) and the changelog.
-Scale-out remains the design's answer beyond one process (a consumer group over 12
-partitions; the rebuild's 2 processes: 1.65x in this run).
+**Projector, 50,000 events/s in one process: missed (34.5k in this run, on a VM whose bare
+consumer read 289k records/s, against 380k at 03:34 and 502k at 01:37; 43-44k in the paired
+runs of this round at quieter moments; 51.7k and 50.9k in projector-only runs on the 01:37
+VM).** 28 us of CPU per event in this run, all included, on a core shared with Redis (a Lua
+call per write) and the broker; against its same-run baseline the projector gained ground
+(0.12x of the bare consumer, 0.10x before). What is left in the profile above is mostly per
+event and in Python: pydantic's validation (~19%, ~3 us; its floor: with every field a plain
+string it is 2.4 us, and building the two models is most of it), the fold (~20%), freeing
+each batch's objects (most likely the 8% of samples in `Projector.run` itself, where the
+last batch is let go), aiokafka's record unpacking (~5%), the Redis write and the changelog.
+Meeting 50k on these VMs would take another fifth of the CPU per event, or a decoder other
+than the contract's pydantic models (a second definition of the contract); scale-out
+remains the design's answer beyond one process (a consumer group over 12 partitions; the
+rebuild's 2 processes: 15.5 s for 1M events in this run).
 
-**Projector RSS flat within 20% from 100k to 1M events: missed (1.28x: the peak of the
-stretch to 900k against the first stretch's, 163 vs 128 MiB; 1.42x at 262 MiB before the
-fifth round).** The ~100 MiB the fetcher held and the rise and fall they made are gone (see
-the fifth round); what grows now is the states up to their bounds and the allocator arenas
-around them, and it stops once the states are full. Reaching 1.2x would need smaller states
-or a bigger resting footprint, and we do not grow the footprint to meet a ratio.
+**Projector RSS flat within 20% from 100k to 1M events: missed (1.31x: the peak of the
+last stretch against the first stretch's, 161 vs 123 MiB; 1.28x at 03:34, 1.42x at 262 MiB
+before the fifth round).** The peak is the same as at 03:34 (161 vs 163 MiB); the first
+stretch is lower (123 vs 128 MiB) because each write now carries less, so the ratio rose.
+What grows is the states up to their bounds (history of 10, 64 event digests: +1.5 kB per
+deployment, ~15 MiB for 10,000) and the allocators around them, and it stops once the
+states are full. Reaching 1.2x would need smaller states or a bigger resting footprint, and
+we do not grow the footprint to meet a ratio.
 
-**Freshness p99 <= 50 ms at 2,000 events/s: met in the last four runs (32.9 / 32.9 ms in
-this one; 36.4 / 37.6, 38.5 / 41.6 and 47.0 / 39.1 before), missed in the one before (57.7 /
-46.4 ms).**
-p50 is ~20 ms (producer linger 5 ms, the broker's
-fetch hold up to 20 ms, fold and write, notification); the p99 is where the 2 shared cores
-show (the benchmark client publishing 2,000 events/s and reading 40 streams, the API, the
-projector, the broker and Redis). Runs here have given 36-71 ms: not reliably met.
+**Freshness p99 <= 50 ms at 2,000 events/s: missed in this run, narrowly (51.7 / 51.0 ms,
+p50 27 / 28 ms on this slower VM), met in the four runs before it (32.9 / 32.9, 36.4 / 37.6,
+38.5 / 41.6 and 47.0 / 39.1 ms), missed in the one before those (57.7 / 46.4 ms).**
+p50 is ~20-27 ms (producer linger 5 ms, the broker's fetch hold up to 20 ms, fold and write,
+notification); the p99 is where the 2 shared cores show (the benchmark client publishing
+2,000 events/s and reading 40 streams, the API, the projector, the broker and Redis). Runs
+here have given 33-71 ms: not reliably met.
 
-**Read path at 0.8x of the bare endpoint: met (0.91x in this run, 1.01x, 0.97x, 0.99x, 0.92x, 0.94x,
+**Read path at 0.8x of the bare endpoint: met (0.83x in this run, 0.91x, 1.01x, 0.97x, 0.99x, 0.92x, 0.94x,
 0.80x and 0.77x in the runs before)** (the "ours" row of the levers table, same settings, moves by
 ~10%). With the document cache a read does no I/O; what is left is uvicorn's and FastAPI's
 share, as for the bare endpoint, plus the token check (cached) and the response headers.

@@ -14,20 +14,20 @@ after the sixth (05:51, the one in this file). The machine changed between some 
 
 | figure | 16:30 | 17:14 | 19:34 | 19:57 | 22:06 | 01:37 | 03:34 (b) | 05:51 (c) |
 |---|---|---|---|---|---|---|---|---|
-| read req/s at saturation (x bare) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 1.01x | 0.91x | 0.83x |
+| read req/s, saturation (x bare) | 0.15x | 0.52x | 0.77x | 0.80x | 0.94x | 1.01x | 0.91x | 0.83x |
 | read p99 at saturation (x bare) | - | 7.31x | 1.24x | 1.17x | 1.10x | 0.99x | 1.18x | 1.16x |
 | read req/s vs SQL baseline | 3.8x | 11.6x | 18.6x | 14.4x | 15.8x | 18.0x | 16.0x | 19.7x |
 | projector steady events/s | 5,521 | 11,017 | 23,456 | 23,185 | 25,817 | 46,916 | 37,814 | 34,522 |
 | projector events/s (x bare consumer) | - | - | - | - | - | 0.09x | 0.10x | 0.12x |
 | projector CPU per event | 168 us | 86 us | 41 us | 41 us | 38 us | 20 us | 25 us | 28 us |
-| rebuild of 1,000,000 events | 180.7 s | 97.2 s | 41.3 s | 43.1 s | 18.7 s | 13.1 s | 16.1 s | 15.5 s |
-| RSS 100k / 1M (MiB) | - | 227/448 | 177/267 | 180/253 | 172/242 | 184/163 (a) | 128/154 | 115/160 |
+| rebuild of 1,000,000 events (s) | 180.7 | 97.2 | 41.3 | 43.1 | 18.7 | 13.1 | 16.1 | 15.5 |
+| RSS 100k/1M (MiB) | - | 227/448 | 177/267 | 180/253 | 172/242 | 184/163 (a) | 128/154 | 115/160 |
 | RSS peak (MiB) | - | 448 | 267 | 253 | 242 | 262 | 163 | 161 |
 | Redis bytes per deployment (read view) | - | - | - | - | - | - | 5,096 | 2,936 |
-| fresh p99 GET/watch | 556/- | 385/- | 47.8/46.5 | 67.9/61.1 | 49.2/51.3 | 36.4/37.6 | 32.9/32.9 | 51.7/51.0 |
+| fresh p99 GET/watch (ms) | 556/- | 385/- | 48/47 | 68/61 | 49/51 | 36/38 | 33/33 | 52/51 |
 
 (a) 262 MiB at 500k: the RSS fell back by 1M (the fetcher's buffers emptying, see the fifth
-round). Freshness in ms. (b) A slower VM than the 01:37 run's: its bare consumer read 380k
+round). (b) A slower VM than the 01:37 run's: its bare consumer read 380k
 records/s (502k at 01:37), its bare endpoint served 6.8k req/s (10.5k); the projector
 measured 0.10x of its bare consumer (0.09x at 01:37), the rebuild 6.1x its time (6.6x).
 (c) Another VM, slower still: its bare consumer read 289k records/s, its bare endpoint
@@ -312,10 +312,11 @@ notification); the p99 is where the 2 shared cores show (the benchmark client pu
 2,000 events/s and reading 40 streams, the API, the projector, the broker and Redis). Runs
 here have given 33-71 ms: not reliably met.
 
-**Read path at 0.8x of the bare endpoint: met (0.83x in this run, 0.91x, 1.01x, 0.97x, 0.99x, 0.92x, 0.94x,
-0.80x and 0.77x in the runs before)** (the "ours" row of the levers table, same settings, moves by
-~10%). With the document cache a read does no I/O; what is left is uvicorn's and FastAPI's
-share, as for the bare endpoint, plus the token check (cached) and the response headers.
+**Read path at 0.8x of the bare endpoint: met (0.83x in this run; 0.91x, 1.01x, 0.97x,
+0.99x, 0.92x, 0.94x, 0.80x and 0.77x in the runs before)** (the "ours" row of the levers
+table, same settings, moves by ~10%). With the document cache a read does no I/O; what is
+left is uvicorn's and FastAPI's share, as for the bare endpoint, plus the token check
+(cached) and the response headers.
 
 Caveat: this machine has 2 cores shared by wrk, the server, Redis/PostgreSQL, the broker and
 the benchmark client; absolute figures move between runs, the same-run ratios much less.

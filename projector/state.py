@@ -189,7 +189,11 @@ class DeploymentState:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> DeploymentState:
-        obj: dict[str, Any] = orjson.loads(raw)
+        return cls.from_parsed(orjson.loads(raw))
+
+    @classmethod
+    def from_parsed(cls, obj: dict[str, Any]) -> DeploymentState:
+        """``from_json`` of JSON already parsed (the dict is consumed)."""
         try:
             obj["resources"] = ResourcesState(*obj["resources"])
             obj["replicas"] = tuple(ReplicaState(*r) for r in obj["replicas"])

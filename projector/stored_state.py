@@ -43,7 +43,7 @@ def from_stored(raw: bytes, document: bytes | None) -> DeploymentState:
     """The state ``to_stored`` wrote, given the document stored beside it."""
     extra: dict[str, Any] = orjson.loads(raw)
     if "deployment_id" in extra:
-        return DeploymentState.from_json(raw)  # stored whole
+        return DeploymentState.from_parsed(extra)  # stored whole
     if document is None:
         # Written together and removed together by the store's script: only something other
         # than deploystatus takes one without the other.

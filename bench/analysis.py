@@ -55,7 +55,7 @@ commit before the round (27fd9c2), since single runs here move by 15%.
   status changes, for any order of arrival.
 
   Together: 228k -> 187k instructions per event; end to end 27.5 -> 25.0 us of CPU per event
-  (3 pairs).
+  (3 pairs against the round's starting commit).
 - **Beside its document, a fold state is stored as only what the document lacks**
   (`projector/stored_state.py`): owner, events applied, the event digests and the position;
   the document already holds the name, status, replicas, resources, history and times. The
@@ -66,13 +66,15 @@ commit before the round (27fd9c2), since single runs here move by 15%.
   documents are read as they are, so this step needs no rebuild. A partial state whose
   document is gone raises `ViewLost` (the projector chooses its generation again, as when
   Redis loses data). Tests: the property test of batches and redelivery goes through this
-  form, and one test per case above. 187k -> 169k instructions per event; end to end 24.8
-  -> 22.5 us of CPU per event (2 pairs; 43.2-43.7k events/s against 37.7-41.1k).
+  form, and one test per case above. 187k -> 169k instructions per event.
 
-Together, by instructions: 228k -> 169k per event on the fold-and-write path (-26%); end to
-end about -10% of CPU per event, the rest of the projector being aiokafka's records, the
-Redis and Kafka I/O and freeing each batch. Against its bare consumer the projector went
-from 0.10x to 0.12x.
+Together, by instructions: 228k -> 169k per event on the fold-and-write path (-26%). End to
+end, all four changes against the round's starting commit: 24.8 -> 22.5 us of CPU per event
+(2 pairs; 43.2-43.7k events/s against 37.7-41.1k), about the gain the first three showed
+alone: the paired runs do not separate the fourth's share from this VM's noise (its gain in
+Redis bytes is certain). The rest of the projector is aiokafka's records, the Redis and
+Kafka I/O and freeing each batch. Against its bare consumer the projector went from 0.10x
+to 0.12x in the full runs.
 
 Tried and not kept: replicas as slotted dataclasses rendered natively by orjson (1.97 us for
 three, against 1.19 us through dicts); digests by XXH3-64 (0.05 vs 0.38 us, but the digests

@@ -4,9 +4,10 @@ A served deployment's document already holds most of its state (name, status, re
 resources, the recent status changes, times), so the stored state is then just the rest:
 owner, events applied, the recent event digests and the position. Writing the whole state as
 well cost a second rendering of the replicas and the history per write (a tenth of the
-instructions of folding and writing an event) and as many bytes again in Redis. A deployment that is not served
-has no document, and its state is stored whole (``DeploymentState.to_json``), as are the
-states written by the versions before this form; both are read as they are.
+instructions of folding and writing an event) and as many bytes again in Redis. A
+deployment that is not served has no document, and its state is stored whole
+(``DeploymentState.to_json``), as are the states written by the versions before this form;
+both are read as they are.
 """
 
 from __future__ import annotations

@@ -17,7 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import footprint, freshness, projector_bench, read_path
+from bench import (
+    broker_cost,
+    footprint,
+    freshness,
+    freshness_floor,
+    projector_bench,
+    read_path,
+)
 from bench.analysis import ANALYSIS
 from bench.config import FULL, QUICK
 from bench.findings import findings
@@ -78,18 +85,27 @@ async def _run(results: RunResults, wanted: set[str], quick: bool) -> None:
                 results.read = await asyncio.to_thread(read_path.run, setup, stack, sizes, work_dir)
             if "freshness" in wanted:
                 _log("freshness")
-                results.freshness = await freshness.measure(
-                    setup, stack, sizes.freshness_rate, sizes.freshness_seconds
+                rate, seconds = sizes.freshness_rate, sizes.freshness_seconds
+                results.freshness = await freshness.measure(setup, stack, rate, seconds)
+                rounds = freshness.rounds_used(setup, results.freshness)
+                _log("freshness: baseline, a bare consumer")
+                results.freshness_floor = await freshness_floor.measure(
+                    setup, stack, rate, seconds, first_round=rounds
                 )
+                rounds += results.freshness_floor.rounds
                 _log(f"freshness lever: KAFKA_FETCH_MAX_WAIT_MS={freshness.LEVER_FETCH_WAIT_MS}")
                 results.freshness_lever = await freshness.measure(
                     setup,
                     stack,
-                    sizes.freshness_rate,
-                    sizes.freshness_seconds,
-                    first_round=freshness.rounds_used(setup, results.freshness),
+                    rate,
+                    seconds,
+                    first_round=rounds,
                     fetch_wait_ms=freshness.LEVER_FETCH_WAIT_MS,
                     label="-fetch-wait",
+                )
+                _log("freshness: the embedded broker's fetch cost, alone")
+                results.broker_cost = await broker_cost.measure(
+                    stack, setup.settings, setup.deployments, rate
                 )
         if wanted & {"projector", "footprint"}:
             # The bare consumer (the projector's baseline) runs in this process, which by now

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import statistics
+import os
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -35,6 +35,8 @@ from redis.asyncio import Redis
 
 from bench.dataset import event_time, record
 from bench.kafka_io import GroupProgress
+from bench.probes import Latencies, paced
+from bench.procs import CpuShare
 from bench.projector_run import PROJECTOR_ARGS
 from bench.read_path import ReadSetup
 from bench.servers import serving
@@ -44,7 +46,6 @@ from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets
 from deploystatus.watch import parse_events
 
-TICK_SECONDS = 0.01
 PROBE_EVERY_TICKS = 2
 POLL_MS = 3
 PROBE_TIMEOUT_SECONDS = 10.0
@@ -53,26 +54,6 @@ WARMUP_TIMEOUT_SECONDS = 90.0
 # before issue 7 (now 20 ms): the embedded broker holds a fetch up to that long.
 LEVER_FETCH_WAIT_MS = 100
 WATCHED = 40
-
-
-@dataclass(frozen=True)
-class Latencies:
-    probes: int
-    timeouts: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @classmethod
-    def of(cls, samples: list[float], probes: int, timeouts: int) -> Latencies:
-        ordered = sorted(samples) or [float("nan")]
-        return cls(
-            probes=probes,
-            timeouts=timeouts,
-            p50_ms=statistics.median(ordered),
-            p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-            max_ms=ordered[-1],
-        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +68,9 @@ class Freshness:
     max_ms: float
     latencies_ms: list[float]
     watch: Latencies  # the same, seen through watch streams
+    acked: Latencies  # GET probes: send -> the broker's ack (producer linger and broker)
     rounds: int  # the most rounds one deployment was sent
+    cpu_percent: dict[str, float]  # process -> CPU while publishing, % of one core
 
 
 async def _visible(
@@ -146,7 +129,7 @@ async def measure(
     a ``label``: its projector then joins a consumer group of its own. In the same group it
     would be hit by a rebalance once the broker expires the previous run's member (seen:
     seconds of backlog); in its own group it first re-reads the log, skipping every record
-    the view already holds, and is timed only once its group has caught up."""
+    the view already holds."""
     settings = setup.settings
     log = stack.log_dir / f"projector-freshness{label}.log"
     projector_settings = settings
@@ -160,10 +143,20 @@ async def measure(
         )
     projector = spawn(PROJECTOR_ARGS, projector_settings, log)
     try:
-        if label:
-            await _caught_up(projector_settings)
+        # A projector is timed only once it has caught up: in its own group it re-reads the
+        # log first, in the default one it folds what the baseline run published.
+        await _caught_up(projector_settings)
         with serving("ours", settings, stack.log_dir) as server:
-            return await _publish_and_probe(setup, server.url, rate, seconds, first_round)
+            pids = {
+                "broker": stack.broker.pid,
+                "projector": projector.pid,
+                "API": server.pid,
+                "Redis": stack.redis.pid,
+                "bench client": os.getpid(),
+            }
+            return await _publish_and_probe(
+                setup, server.url, rate, seconds, first_round, CpuShare(pids)
+            )
     finally:
         stop(projector)
 
@@ -190,7 +183,7 @@ async def _caught_up(settings: Settings) -> None:
 
 
 async def _publish_and_probe(
-    setup: ReadSetup, base_url: str, rate: int, seconds: int, first_round: int
+    setup: ReadSetup, base_url: str, rate: int, seconds: int, first_round: int, cpu: CpuShare
 ) -> Freshness:
     settings = setup.settings
     deployments = setup.deployments
@@ -201,6 +194,7 @@ async def _publish_and_probe(
     producer = create_producer(settings, "bench-freshness")
     await producer.start()
     latencies: list[float] = []
+    acked_latencies: list[float] = []
     watch_latencies: list[float] = []
     timeouts = 0
     watched = [
@@ -229,6 +223,7 @@ async def _publish_and_probe(
             sent = time.perf_counter()
             dep_id, expected, delivered = await send(index)
             offset = (await delivered).offset
+            acked_latencies.append((time.perf_counter() - sent) * 1000)
             answer = await client.get(
                 f"{base_url}/status/{dep_id}",
                 params={"min_offset": offset, "wait": f"{PROBE_TIMEOUT_SECONDS}s"},
@@ -270,13 +265,12 @@ async def _publish_and_probe(
         ):
             raise RuntimeError("freshness warm-up: the projector never made the probe visible")
 
-        per_tick = max(1, round(rate * TICK_SECONDS))
-        ticks = round(seconds / TICK_SECONDS)
         probes: list[asyncio.Task[None]] = []
         probing: set[int] = set()
         sent_events = 0
+        cpu.start()
         started = time.perf_counter()
-        for tick in range(ticks):
+        async for tick, per_tick in paced(rate, seconds):
             for slot in range(per_tick):
                 if slot == 0 and tick % PROBE_EVERY_TICKS == 1:
                     await watch_probe()
@@ -291,11 +285,8 @@ async def _publish_and_probe(
                 else:
                     await send(index)
                 sent_events += 1
-            # Sleep to the next tick's start, so the rate holds whatever the sends cost.
-            delay = started + (tick + 1) * TICK_SECONDS - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
         elapsed = time.perf_counter() - started
+        cpu_percent = cpu.stop()
         await producer.flush()
         await asyncio.wait_for(asyncio.gather(*probes), PROBE_TIMEOUT_SECONDS + 30)
         waiting = [w.seen.wait() for w in watched if w.pending is not None]
@@ -306,17 +297,19 @@ async def _publish_and_probe(
             follower.cancel()
         await asyncio.gather(*followers, return_exceptions=True)
     await producer.stop()
-    ordered = sorted(latencies) or [float("nan")]
+    through_get = Latencies.of(latencies, len(probes), timeouts)
     return Freshness(
         target_rate=rate,
         achieved_rate=sent_events / elapsed,
         events=sent_events,
         probes=len(probes),
         timeouts=timeouts,
-        p50_ms=statistics.median(ordered),
-        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-        max_ms=ordered[-1],
+        p50_ms=through_get.p50_ms,
+        p99_ms=through_get.p99_ms,
+        max_ms=through_get.max_ms,
         latencies_ms=latencies,
         watch=Latencies.of(watch_latencies, watch_probes, watch_timeouts),
+        acked=Latencies.of(acked_latencies, len(acked_latencies), 0),
         rounds=max(next_round.values()) - start,
+        cpu_percent=cpu_percent,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -44,3 +45,23 @@ def pids_named(command: str) -> list[int]:
 
 def cpu_seconds_of(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
+
+
+class CpuShare:
+    """CPU used by named processes between ``start()`` and ``stop()``, as % of one core."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._pids = pids
+        self._started: dict[str, float] = {}
+        self._wall = 0.0
+
+    def start(self) -> None:
+        self._started = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._wall = time.perf_counter()
+
+    def stop(self) -> dict[str, float]:
+        elapsed = time.perf_counter() - self._wall
+        return {
+            name: 100 * (cpu_seconds(pid) - self._started[name]) / elapsed
+            for name, pid in self._pids.items()
+        }

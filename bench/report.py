@@ -12,6 +12,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.broker_cost import STRETCH_SECONDS
 from bench.freshness import LEVER_FETCH_WAIT_MS, WATCHED
 from bench.profiling import Profile
 from bench.projector_bench import LEVER_ROUNDS
@@ -95,6 +96,10 @@ def profile_text(title: str, profile: Profile | None) -> str:
     lines += ["", "Self time:", ""]
     lines += [f"- {h.share:5.1%} `{h.frame}`" for h in profile.self_time]
     return "\n".join(lines) + "\n"
+
+
+def cpu_text(percent: dict[str, float]) -> str:
+    return ", ".join(f"{name} {share:.0f}%" for name, share in percent.items())
 
 
 def markdown(results: RunResults, findings: str) -> str:
@@ -214,7 +219,37 @@ def markdown(results: RunResults, findings: str) -> str:
             f"ms, p99 {fresh.watch.p99_ms:.1f} ms, max {fresh.watch.max_ms:.1f} ms (publish -> "
             "the SSE event carrying it).",
             "",
+            f"Of the GET probes' time, send -> the broker's ack (producer linger 5 ms, the "
+            f"broker's append): p50 {fresh.acked.p50_ms:.1f} ms, p99 {fresh.acked.p99_ms:.1f} ms.",
+            "",
+            f"CPU while publishing (% of one core; the machine has {os.cpu_count()}): "
+            f"{cpu_text(fresh.cpu_percent)}.",
+            "",
         ]
+        floor = results.freshness_floor
+        if floor is not None:
+            bare = floor.received
+            out += [
+                "Baseline, same run, right after: the same publishing read by a bare aiokafka "
+                f"consumer with the projector's fetch settings ({floor.events:,} events, "
+                f"{bare.probes} probes, {bare.timeouts} timed out): p50 {bare.p50_ms:.1f} ms, "
+                f"p99 {bare.p99_ms:.1f} ms, max {bare.max_ms:.1f} ms (publish -> received); "
+                f"CPU: {cpu_text(floor.cpu_percent)}.",
+                "",
+            ]
+        if results.broker_cost:
+            shares = ", ".join(
+                f"{s.broker_cpu_percent:.0f}% ({s.records_before:,})"
+                for s in results.broker_cost[:-1]
+            )
+            out += [
+                "The embedded broker alone (`bench/broker_cost.py`: the same producer and rate, "
+                f"a bare consumer, {STRETCH_SECONDS} s stretches on a topic of its own): broker "
+                f"CPU {shares} (% of one core, and the records the topic held before, in "
+                "batches of a few records); then on a new topic: "
+                f"{results.broker_cost[-1].broker_cpu_percent:.0f}%.",
+                "",
+            ]
         lever = results.freshness_lever
         if lever is not None:
             out += [

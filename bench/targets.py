@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.broker_cost import Stretch
 from bench.footprint import Footprint
 from bench.freshness import Freshness
+from bench.freshness_floor import Floor
 from bench.projector_bench import ProjectorResults
 from bench.read_path import ReadResults, ReadSetup
 from bench.servers import LoadRun
@@ -31,8 +33,10 @@ class RunResults:
     read_setup: ReadSetup | None = None
     read: ReadResults | None = None
     projector: ProjectorResults | None = None
+    freshness_floor: Floor | None = None  # its baseline: a bare consumer
     freshness: Freshness | None = None
     freshness_lever: Freshness | None = None  # same, projector with a short fetch wait
+    broker_cost: list[Stretch] | None = None  # the embedded broker alone (bench.broker_cost)
     read_footprint: Footprint | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -151,12 +155,14 @@ def targets(results: RunResults) -> list[Target]:
             )
     fresh = results.freshness
     if fresh is not None:
+        floor = results.freshness_floor
+        bare = f"; bare consumer p99 {floor.received.p99_ms:.1f} ms" if floor else ""
         for path, seen in (("GET /status", fresh), ("watch stream", fresh.watch)):
             found.append(
                 Target(
                     f"freshness p99 at {fresh.target_rate:,} ev/s ({path})",
                     f"{seen.p99_ms:.1f} ms",
-                    f"p50 {seen.p50_ms:.1f} ms",
+                    f"p50 {seen.p50_ms:.1f} ms{bare}",
                     ratio_of(seen.p99_ms, 50),
                     "<= 50 ms",
                     seen.p99_ms <= 50 and seen.timeouts == 0,

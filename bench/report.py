@@ -139,6 +139,13 @@ def markdown(results: RunResults, findings: str) -> str:
             "",
             read_table(read),
             "",
+            "At saturation, ours and the bare endpoint ran in "
+            f"{len(read.saturation_pairs)} interleaved pairs (both servers up throughout); "
+            "the rows above sum each one's runs (req/s over all of them, each percentile the "
+            "median of the runs'). Ours / bare per pair: "
+            + ", ".join(f"{o:,.0f} / {b:,.0f} = {o / b:.2f}x" for o, b in read.saturation_pairs)
+            + ".",
+            "",
             "### Levers (each one change against ours, same run)",
             "",
             levers_table(read),

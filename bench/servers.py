@@ -4,6 +4,7 @@ and one measured wrk run against it with the CPU and memory it cost."""
 from __future__ import annotations
 
 import contextlib
+import statistics
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,38 @@ class LoadRun:
     server_cpu_ms: float  # CPU of the server process per request
     store_cpu_ms: float  # CPU of Redis / PostgreSQL per request
     rss_max: int
+
+
+def combined(runs: list[LoadRun]) -> LoadRun:
+    """Runs of one target and mode as one: requests and seconds summed (so req/s is the
+    mean over the runs), CPU per request over all requests, each latency percentile the
+    median of the runs' (percentiles of separate runs cannot be merged exactly)."""
+    first = runs[0]
+    requests = sum(run.wrk.requests for run in runs)
+
+    median = statistics.median
+    wrk = WrkResult(
+        requests=requests,
+        seconds=sum(run.wrk.seconds for run in runs),
+        errors=sum(run.wrk.errors for run in runs),
+        p50_ms=median(run.wrk.p50_ms for run in runs),
+        p90_ms=median(run.wrk.p90_ms for run in runs),
+        p99_ms=median(run.wrk.p99_ms for run in runs),
+        p999_ms=median(run.wrk.p999_ms for run in runs),
+        max_ms=max(run.wrk.max_ms for run in runs),
+    )
+
+    def per_request(cost: Callable[[LoadRun], float]) -> float:
+        return sum(cost(run) * run.wrk.requests for run in runs) / max(requests, 1)
+
+    return LoadRun(
+        target=first.target,
+        mode=first.mode,
+        wrk=wrk,
+        server_cpu_ms=per_request(lambda run: run.server_cpu_ms),
+        store_cpu_ms=per_request(lambda run: run.store_cpu_ms),
+        rss_max=max(run.rss_max for run in runs),
+    )
 
 
 @contextlib.contextmanager

@@ -143,8 +143,8 @@ async def measure(
         )
     projector = spawn(PROJECTOR_ARGS, projector_settings, log)
     try:
-        # A projector is timed only once it has caught up: in its own group it re-reads the
-        # log first, in the default one it folds what the baseline run published.
+        # Timed only once caught up: in a group of its own the projector re-reads the log
+        # first (in the default group this returns at once).
         await _caught_up(projector_settings)
         with serving("ours", settings, stack.log_dir) as server:
             pids = {

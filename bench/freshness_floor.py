@@ -9,8 +9,8 @@ difference between this and the freshness run.
 
 It runs right after the freshness run, on the same topic, and leaves its events there (the
 lever's projector folds them). The embedded broker's fetches cost more CPU the more record
-batches a partition holds (bench/results/latest.md: "The embedded broker's fetch cost"):
-this run's broker holds the freshness run's batches besides, ~170 per partition more.
+batches a partition holds (``bench.broker_cost``), and this run's broker holds the freshness
+run's batches besides: it meets the busier broker of the two.
 """
 
 from __future__ import annotations

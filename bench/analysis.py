@@ -372,7 +372,8 @@ p99 149.1 ms in this run and 66.4 ms at 07:32, slower than the projector and the
 together; the broker is the largest CPU user while publishing, and its fetches get dearer
 as every run adds small batches. What the projector and the API add is ~6-7 ms at p50. The
 target is not met on this test broker; whether it is met on Kafka is not measured here (no
-Docker engine on these machines).
+Docker engine on these machines, and Maven Central, which serves Kafka's jars, is not
+among the registries they reach: tried).
 
 **Read path at 0.8x of the bare endpoint: met (0.98x in this run, summed over 3 interleaved
 pairs of 1.22x, 0.74x and 1.05x; 0.79x at 07:32, single runs; 0.83x, 0.91x, 1.01x, 0.97x,

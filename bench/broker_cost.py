@@ -17,9 +17,10 @@ import contextlib
 import itertools
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from bench.dataset import Deployment, record
+from bench.kafka_io import assign_whole_topic
 from bench.probes import paced
 from bench.procs import CpuShare
 from bench.services import Stack
@@ -65,8 +66,7 @@ async def _stretch(
     await producer.start()
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        assign_whole_topic(consumer, topic)
         await consumer.seek_to_end()
         reading = asyncio.create_task(_drain(consumer))
         cpu = CpuShare({"broker": stack.broker.pid})

@@ -22,10 +22,11 @@ import os
 import time
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from bench.dataset import record
 from bench.freshness import WATCHED
+from bench.kafka_io import assign_whole_topic
 from bench.probes import Latencies, paced
 from bench.procs import CpuShare
 from bench.read_path import ReadSetup
@@ -62,8 +63,7 @@ async def measure(
     await consumer.start()
     await producer.start()
     try:
-        partitions = consumer.partitions_for_topic(settings.events_topic) or set()
-        consumer.assign([TopicPartition(settings.events_topic, p) for p in partitions])
+        assign_whole_topic(consumer, settings.events_topic)
         await consumer.seek_to_end()
         published = asyncio.Event()
         receiving = asyncio.create_task(_receive(consumer, sent_at, latencies, published))

@@ -78,6 +78,13 @@ async def _send(
     return future
 
 
+def assign_whole_topic(consumer: AIOKafkaConsumer, topic: str) -> None:
+    """Assign every partition of ``topic`` to a consumer outside any group (started, so
+    that it knows the topic's partitions)."""
+    partitions = consumer.partitions_for_topic(topic) or set()
+    consumer.assign([TopicPartition(topic, p) for p in partitions])
+
+
 async def consume_all(settings: Settings, total: int, deadline_s: float) -> tuple[int, float]:
     """Read the whole topic with a bare consumer (no group, no decoding): the raw rate the
     projector's own consumer could reach. Returns (records, seconds)."""
@@ -90,8 +97,7 @@ async def consume_all(settings: Settings, total: int, deadline_s: float) -> tupl
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(settings.events_topic) or set()
-        consumer.assign([TopicPartition(settings.events_topic, p) for p in partitions])
+        assign_whole_topic(consumer, settings.events_topic)
         await consumer.seek_to_beginning()
         count = 0
         started = time.perf_counter()

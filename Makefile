@@ -1,6 +1,9 @@
 # The two commands of the README: `make demo` and `make test`. Both bootstrap .venv.
 PYTHON ?= python3
 VENV ?= .venv
+# Test processes: the suite mostly waits (group rebalances, killed projectors' sessions, steady
+# publishers), so more workers than the 2 cores pay; each starts its own broker and Redis.
+TEST_WORKERS ?= 4
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -17,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/deploystatus demo
 
 test: $(STAMP) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -81,13 +81,26 @@ def redis_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisEn
 
 
 # Figures of the fault scenarios (tests/integration/test_faults.py), printed after the run.
+# They travel on the test reports, which pytest-xdist's workers send to the controller.
+FAULT_PROPERTY = "fault scenario"
 FAULT_REPORT: list[dict[str, object]] = []
 
 
 @pytest.fixture
-def fault_report():
+def fault_report(request: pytest.FixtureRequest):
     """Records one scenario's figures for the summary at the end of the run."""
-    return FAULT_REPORT.append
+    return lambda figures: request.node.user_properties.append((FAULT_PROPERTY, figures))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        FAULT_REPORT.extend(value for key, value in report.user_properties if key == FAULT_PROPERTY)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``long`` first (stable otherwise): a worker that picked one up last
+    would keep the whole run waiting for minutes after the others are done."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -22,6 +22,9 @@ from test_crash_recovery import scenario
 
 from deploystatus.devstack import start_redis
 
+# Each scenario takes from 20 s to 3 minutes.
+pytestmark = pytest.mark.long
+
 RATE = 200  # events/s published during the faults
 # A restarted projector waits out the killed member's session (6 s in the tests) and the
 # broker's join delay before it consumes: about this long per kill.

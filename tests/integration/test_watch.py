@@ -237,6 +237,7 @@ async def test_read_your_writes_with_min_offset(watch_settings):
         assert str(written.offset) in response.json()["detail"]
 
 
+@pytest.mark.long
 async def test_changelog_topic_holds_the_latest_document_and_tombstones(settings):
     """The compacted changelog's latest value per key equals the Redis document; a deleted
     deployment's latest value is a tombstone."""

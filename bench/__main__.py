@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help="where results go")
     args = parser.parse_args(argv)
     wanted = {args.only} if args.only else set(SECTIONS)
-    missing = [m for m in ("sqlalchemy", "asyncpg", "httpx", "matplotlib") if not _has(m)]
+    needed = ("sqlalchemy", "asyncpg", "httpx", "matplotlib", "granian")
+    missing = [m for m in needed if not _has(m)]
     if missing:
         parser.exit(
             2, f"python -m bench: missing {', '.join(missing)}: pip install -e '.[bench]'\n"

@@ -14,6 +14,11 @@ LEVER_ADVICE = {
         '`deploystatus/cli.py::_api` pins `loop="uvloop", http="httptools"`, so a slimmer '
         "image cannot fall back to these silently."
     ),
+    "granian": (
+        "granian (a Rust HTTP server; one worker, one runtime thread, uvloop) in place of "
+        "uvicorn with httptools; `deploystatus/cli.py::_api` runs uvicorn. Compare with the "
+        "bare endpoint on granian, the ceiling it would set."
+    ),
     "access log": (
         "uvicorn's access log is off by default (`API_ACCESS_LOG`); the proxy in front keeps "
         "access logs anyway."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -31,16 +32,24 @@ def rss_bytes(pid: int) -> int:
 
 def pids_named(command: str) -> list[int]:
     """Processes whose command name is ``command`` (e.g. every PostgreSQL backend)."""
-    found = []
+    return [
+        pid for pid, stat in _processes() if stat.split(" (", 1)[1].rsplit(")", 1)[0] == command
+    ]
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    return [child for child, stat in _processes() if int(stat.rsplit(")", 1)[1].split()[1]) == pid]
+
+
+def _processes() -> Iterator[tuple[int, str]]:
+    """(pid, contents of /proc/<pid>/stat) of every process still there when read."""
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() == command:
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+        if entry.name.isdigit():
+            try:
+                yield int(entry.name), (entry / "stat").read_text()
+            except OSError:
+                continue
 
 
 def cpu_seconds_of(pids: list[int]) -> float:

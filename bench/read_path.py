@@ -182,6 +182,8 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
         ("no-document-cache", ServerOptions(), "ours without the document cache"),
         ("reserialised", ServerOptions(), "ours re-serialising via response_model"),
         ("bare", ServerOptions(loop="asyncio", http="h11"), "bare endpoint on asyncio+h11"),
+        ("ours", ServerOptions(server="granian"), "ours on granian (uvloop)"),
+        ("bare", ServerOptions(server="granian"), "bare endpoint on granian (uvloop)"),
     ]
     for app, options, label in variants:
         with serving(app, setup.settings, logs, options) as server:

@@ -1,27 +1,41 @@
-"""``python -m bench.serve APP --port N [--loop L --http H --access-log]``: one app under
-uvicorn, settings from the environment, one worker, as ``deploystatus api`` runs it."""
+"""``python -m bench.serve APP --port N [--server S --loop L --http H --access-log]``: one app
+under one server (uvicorn, as ``deploystatus api`` runs it, or granian), settings from the
+environment, one worker."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
-import uvicorn
+from fastapi import FastAPI
 
 from bench.apps import APPS
 from deploystatus.settings import Settings
+
+# granian imports its target in its worker process: the app's name gets there by environment.
+APP_ENV = "BENCH_SERVE_APP"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("app", choices=sorted(APPS))
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     parser.add_argument("--loop", default="uvloop")
     parser.add_argument("--http", default="httptools")
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args()
-    app = APPS[args.app](Settings())
+    if args.server == "granian":
+        _granian(args)
+    else:
+        _uvicorn(args)
+
+
+def _uvicorn(args: argparse.Namespace) -> None:
+    import uvicorn
+
     uvicorn.run(
-        app,
+        APPS[args.app](Settings()),
         host="127.0.0.1",
         port=args.port,
         loop=args.loop,
@@ -30,6 +44,34 @@ def main() -> None:
         # The access logger writes at INFO: "on" means what `uvicorn.run` does by default.
         log_level="info" if args.access_log else "warning",
     )
+
+
+def _granian(args: argparse.Namespace) -> None:
+    """One granian worker process (a child of this one) with one Rust runtime thread, on the
+    same event loop as ours under uvicorn; HTTP/1.1 only, as wrk speaks."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+
+    os.environ[APP_ENV] = args.app
+    Granian(
+        "bench.serve:granian_app",
+        factory=True,
+        address="127.0.0.1",
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        runtime_threads=1,
+        loop=Loops(args.loop),
+        http=HTTPModes.http1,
+        websockets=False,
+        log_access=args.access_log,
+        log_level=LogLevels.info if args.access_log else LogLevels.warning,
+    ).serve()
+
+
+def granian_app() -> FastAPI:
+    return APPS[os.environ[APP_ENV]](Settings())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""API servers under test: one uvicorn subprocess per target, same server settings for all,
-and one measured wrk run against it with the CPU and memory it cost."""
+"""API servers under test: one server subprocess per target (uvicorn, as deployed, unless a
+lever says granian), same server settings for all, and one measured wrk run against it with
+the CPU and memory it cost."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.procs import cpu_seconds, cpu_seconds_of, rss_bytes
+from bench.procs import children, cpu_seconds, cpu_seconds_of, rss_bytes
 from bench.services import PG_DSN, spawn, stop, wait_http
 from bench.wrk import WrkResult, run_wrk
 from deploystatus.devstack import free_port
@@ -27,14 +28,10 @@ RSS_SAMPLE_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class ServerOptions:
+    server: str = "uvicorn"
     loop: str = "uvloop"
-    http: str = "httptools"
+    http: str = "httptools"  # uvicorn's HTTP parser; granian has its own
     access_log: bool = False
-
-    @property
-    def label(self) -> str:
-        log = ", access log" if self.access_log else ""
-        return f"{self.loop}+{self.http}{log}"
 
 
 @dataclass
@@ -92,15 +89,18 @@ def serving(
 ) -> Iterator[Server]:
     options = options or ServerOptions()
     port = free_port()
-    args = ["-m", "bench.serve", app, "--port", str(port), "--loop", options.loop]
-    args += ["--http", options.http]
+    args = ["-m", "bench.serve", app, "--port", str(port), "--server", options.server]
+    args += ["--loop", options.loop, "--http", options.http]
     if options.access_log:
         args.append("--access-log")
     log = log_dir / f"server-{app}-{port}.log"
     process = spawn(args, settings, log, BENCH_PG_DSN=PG_DSN)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", process, log)
-        yield Server(app, process.pid, f"http://127.0.0.1:{port}")
+        # granian serves from a worker process of its own: that one is measured.
+        workers = children(process.pid)
+        pid = workers[0] if len(workers) == 1 else process.pid
+        yield Server(app, pid, f"http://127.0.0.1:{port}")
     finally:
         stop(process)
 

@@ -30,6 +30,29 @@ def rss_bytes(pid: int) -> int:
     return int(pages) * PAGE_BYTES
 
 
+def peak_rss_bytes(pid: int) -> int | None:
+    """The highest RSS of ``pid`` since it started or since ``reset_peak_rss`` (VmHWM: the
+    kernel records it before it takes pages away, so no peak between two reads is missed)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # in kB
+    return None
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Restart ``peak_rss_bytes`` from the current RSS (Linux >= 4.0, and the right to write
+    the process's ``clear_refs``); False if it could not."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def pids_named(command: str) -> list[int]:
     """Processes whose command name is ``command`` (e.g. every PostgreSQL backend)."""
     return [

@@ -1,7 +1,8 @@
 """One projector process, ``python -m deploystatus projector`` as deployed, timed from spawn
-until its consumer group has committed every record of the topic, with its RSS sampled.
+until its consumer group has committed every record of the topic, with its RSS followed.
 
-Progress is polled every ``POLL_SECONDS``, which is the resolution of the times measured.
+Progress is polled every ``POLL_SECONDS``, which is the resolution of the times measured and
+of where one stretch of events ends for the RSS peaks (each stretch's peak itself is exact).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bench.kafka_io import GroupProgress
-from bench.procs import cpu_seconds, rss_bytes
+from bench.procs import cpu_seconds, peak_rss_bytes, reset_peak_rss, rss_bytes
 from bench.services import spawn, stop, tail
 from deploystatus.settings import Settings
 
@@ -34,9 +35,11 @@ class ProjectorRun:
     committed_at_first: int
     cpu_seconds: float
     rss_at: dict[int, int] = field(default_factory=dict)  # checkpoint -> RSS bytes there
-    # checkpoint -> the highest RSS sampled since the checkpoint before it: a batch's events,
-    # documents and writes come and go within a second, so one sample lands anywhere on that
-    # sawtooth; the peak of each stretch compares like with like.
+    # checkpoint -> the highest RSS since the checkpoint before it: a batch's events, documents
+    # and writes come and go within a second, so one sample lands anywhere on that sawtooth;
+    # the peak of each stretch compares like with like. The kernel's own peak (VmHWM, reset
+    # at each checkpoint), so that no stretch's peak falls between two samples; the highest
+    # sample where it cannot be read or reset.
     rss_peak_at: dict[int, int] = field(default_factory=dict)
     rss_max: int = 0
     profile: Path | None = None
@@ -70,6 +73,7 @@ async def project_all(
     run = ProjectorRun(total, 0.0, 0.0, 0, 0.0)
     profiler: subprocess.Popen[bytes] | None = None
     stretch_peak = 0
+    peak_exact = True  # VmHWM counts from the process's start until the first reset
     redis = Redis.from_url(settings.redis_url)
     try:
         async with GroupProgress(settings, redis) as progress:
@@ -92,7 +96,11 @@ async def project_all(
                 for checkpoint in checkpoints:
                     if committed >= checkpoint and checkpoint not in run.rss_at:
                         run.rss_at[checkpoint] = rss
-                        run.rss_peak_at[checkpoint], stretch_peak = stretch_peak, 0
+                        kernel_peak = peak_rss_bytes(process.pid) if peak_exact else None
+                        run.rss_peak_at[checkpoint] = max(stretch_peak, kernel_peak or 0)
+                        run.rss_max = max(run.rss_max, run.rss_peak_at[checkpoint])
+                        stretch_peak = 0
+                        peak_exact = reset_peak_rss(process.pid)
                 if committed >= total:
                     run.seconds = elapsed
                     run.cpu_seconds = cpu_seconds(process.pid)

@@ -20,7 +20,14 @@ from deploystatus.cli import GC_FIRST_THRESHOLD
 
 RAW_CONSUME_DEADLINE_SECONDS = 300
 LEVER_ROUNDS = 20
-LEVER_BATCH_SIZES = (1000, 10_000)
+MIB = 1 << 20
+# Levers: records per poll and bytes per fetch (a poll returns at most what one fetch
+# brought), then the defaults: 10,000 and 1 MiB are the settings before issue 7's tenth round.
+LEVER_BATCHES: tuple[tuple[int | None, int | None], ...] = (
+    (1000, MIB),
+    (10_000, MIB),
+    (None, None),
+)
 # Levers: the projector with one of its settings undone (bench/projector_lever.py), default
 # batch size: the collector's first threshold at CPython's default (700) and at the setting
 # before issue 7's fourth round (50,000; now GC_FIRST_THRESHOLD); asyncio's loop.
@@ -45,8 +52,9 @@ class ProjectorResults:
     rebuild: ProjectorRun | None
     footprint: Footprint
     profile: Profile | None
-    # Lever: PROJECTOR_BATCH_SIZE, on a smaller topic; (batch size, steady events/s).
-    batch_levers: list[tuple[int, float]]
+    # Levers: LEVER_BATCHES on a smaller topic; (batch size, fetch bytes, steady events/s),
+    # the defaults' last.
+    batch_levers: list[tuple[int, int, float]]
     # Levers: each of SETTING_LEVERS on the same topic; (what, steady events/s).
     setting_levers: list[tuple[str, float]] = field(default_factory=list)
     # Lever: the same rebuild in one process (REBUILD_PROCESSES=1).
@@ -111,7 +119,7 @@ async def run(
 
 async def _batch_levers(
     stack: Stack, sizes: Sizes
-) -> tuple[list[tuple[int, float]], list[tuple[str, float]]]:
+) -> tuple[list[tuple[int, int, float]], list[tuple[str, float]]]:
     """More records per poll give more events per deployment per batch, so more coalescing
     into one load + one write. Measured on a topic of ``LEVER_ROUNDS`` events per deployment,
     with the projector's own settings undone one at a time after it."""
@@ -120,14 +128,22 @@ async def _batch_levers(
     total = await publish_bulk(settings, event_log(deployments, LEVER_ROUNDS))
     same_topic = {"events_topic": settings.events_topic, "dlq_topic": settings.dlq_topic}
     measured = []
-    for batch_size in LEVER_BATCH_SIZES:
-        run_settings = stack.settings(
-            f"batch{batch_size}", projector_batch_size=batch_size, **same_topic
-        )
+    for number, (batch_size, fetch_bytes) in enumerate(LEVER_BATCHES):
+        overrides = {
+            name: value
+            for name, value in (
+                ("projector_batch_size", batch_size),
+                ("kafka_fetch_max_bytes", fetch_bytes),
+            )
+            if value is not None
+        }
+        run_settings = stack.settings(f"batch{number}", **overrides, **same_topic)
         run, _ = await project_all(
-            run_settings, total, stack.log_dir / f"projector-batch{batch_size}.log", timeout_s=600
+            run_settings, total, stack.log_dir / f"projector-batch{number}.log", timeout_s=600
         )
-        measured.append((batch_size, run.steady_rate))
+        measured.append(
+            (run_settings.projector_batch_size, run_settings.kafka_fetch_max_bytes, run.steady_rate)
+        )
     setting_measured = []
     for number, (what, lever_args) in enumerate(SETTING_LEVERS):
         lever_run, _ = await project_all(

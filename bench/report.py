@@ -18,7 +18,6 @@ from bench.profiling import Profile
 from bench.projector_bench import LEVER_ROUNDS
 from bench.read_path import ReadResults
 from bench.targets import MB, RunResults, find_run, ratio_of, targets
-from deploystatus.settings import Settings
 
 
 def machine() -> str:
@@ -184,23 +183,25 @@ def markdown(results: RunResults, findings: str) -> str:
                 f"default, one per core) | {proj.events:,} | {one.seconds:.1f} | "
                 f"{one.overall_rate:,.0f} ({slower} the time) |"
             )
-        for batch_size, rate in proj.batch_levers:
-            base = proj.batch_levers[0][1]
+        default_rate = proj.batch_levers[-1][2] if proj.batch_levers else None
+        for number, (batch_size, fetch_bytes, rate) in enumerate(proj.batch_levers):
+            defaults = number == len(proj.batch_levers) - 1
+            what = "the defaults" if defaults else "lever"
+            share = _fmt_ratio(ratio_of(rate, default_rate))
+            versus = "" if defaults else f" ({share} of the defaults)"
             out.append(
-                f"| lever: PROJECTOR_BATCH_SIZE={batch_size} (steady, "
-                f"{proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f} "
-                f"({_fmt_ratio(ratio_of(rate, base))} of batch {proj.batch_levers[0][0]}) |"
+                f"| {what}: PROJECTOR_BATCH_SIZE={batch_size}, KAFKA_FETCH_MAX_BYTES="
+                f"{fetch_bytes >> 20} MiB (steady, {proj.deployments * LEVER_ROUNDS:,}-event "
+                f"topic) | | | {rate:,.0f}{versus} |"
             )
-        default_batch = Settings.model_fields["projector_batch_size"].default
-        default_rate = dict(proj.batch_levers).get(default_batch)
         for what, rate in proj.setting_levers:
             versus = (
-                f" ({_fmt_ratio(ratio_of(rate, default_rate))} of the default)"
+                f" ({_fmt_ratio(ratio_of(rate, default_rate))} of the defaults)"
                 if default_rate
                 else ""
             )
             out.append(
-                f"| lever: {what} (`bench/projector_lever.py`), default batch size (steady, "
+                f"| lever: {what} (`bench/projector_lever.py`), default batches (steady, "
                 f"{proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f}{versus} |"
             )
         out += [

@@ -24,7 +24,7 @@ EVENTS_DEAD_LETTERED = Counter(
 BATCH_SIZE = Histogram(
     "deploystatus_batch_records",
     "Records per polled batch",
-    buckets=(1, 5, 10, 50, 100, 500, 1000, 5000, 10000),
+    buckets=(1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 20000, 50000),
 )
 BATCH_SECONDS = Histogram(
     "deploystatus_batch_seconds",

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # deployment's events in one batch make one write, so bigger batches pay (bench: 10,000
     # folds ~2x faster than 1,000); a poll only waits for what is there, so a light load
     # still gets small, prompt batches.
-    projector_batch_size: int = Field(default=50_000, ge=1)
+    projector_batch_size: int = Field(default=20_000, ge=1)
     projector_poll_timeout_ms: int = Field(default=200, ge=1)
     # Prometheus metrics of the projector on their own port; 0 turns them off.
     projector_metrics_host: str = "127.0.0.1"
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # deleted (API processes refresh the served generation every second), and how long a
     # finished rebuild keeps applying new events while the projectors move over to it.
     generation_grace_seconds: float = Field(default=10.0, ge=0)
-    rebuild_batch_size: int = Field(default=50_000, ge=1)  # as PROJECTOR_BATCH_SIZE: see there
+    rebuild_batch_size: int = Field(default=20_000, ge=1)  # as PROJECTOR_BATCH_SIZE: see there
     # Processes replaying the log in a rebuild, the partitions shared out between them (a
     # fold is CPU-bound, one process uses one core). 0: one per CPU core, at most
     # 4, so that Redis keeps room for the live projectors and the reads.

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from bench.dataset import Record
 from events.codec import decode
 from events.models import DeploymentStatusChanged
+from events.times import format_time
 from projector.document import render
 from projector.fold import apply
-from projector.state import DeploymentState, format_time
+from projector.state import DeploymentState
 
 
 @dataclass(frozen=True, slots=True)

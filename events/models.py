@@ -12,14 +12,29 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 DeploymentStatus = Literal["pending", "scheduled", "running", "stopped", "failed"]
 ReplicaStatus = Literal["pending", "starting", "running", "stopped", "failed"]
 
-NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+# Counts are 64-bit on the wire: a larger one is refused here rather than accepted and then
+# unwritable by the projector (orjson, like most JSON stacks, stops at 64 bits).
+INT64_MAX = 2**63 - 1
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    # The projector keeps times in UTC: 0001-01-01T00:00:00+01:00 has no UTC form.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time has no UTC form (out of range)") from None
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
 
 
 class _Model(BaseModel):
@@ -69,8 +84,8 @@ class ReplicaStatusChangedData(_Model):
     status: ReplicaStatus
     node_id: uuid.UUID | None = None
     container_id: str | None = None
-    started_at: AwareDatetime | None = None
-    stopped_at: AwareDatetime | None = None
+    started_at: Time | None = None
+    stopped_at: Time | None = None
 
 
 class ReplicaRemovedData(_Model):
@@ -82,7 +97,7 @@ class _CloudEvent(_Model):
     id: NonEmptyStr
     source: NonEmptyStr
     subject: uuid.UUID
-    time: AwareDatetime
+    time: Time
     datacontenttype: Literal["application/json"] | None = None
 
     @cached_property

@@ -24,9 +24,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from events.codec import decode_keyed
+from events.codec import Decoded, decode_keyed
 from events.exceptions import InvalidEvent
-from events.models import Event
 from projector import metrics
 from projector.dead_letters import DeadLetters
 from projector.exceptions import ConflictNotResolved
@@ -208,7 +207,7 @@ class Projector:
         """Apply one polled batch and start its commit (``drain()`` waits for it). Raises
         ``Stopped`` (committing nothing of this batch) if asked to stop while waiting out an
         outage."""
-        valid: dict[str, list[tuple[int, Event]]] = defaultdict(list)
+        valid: dict[str, list[tuple[int, Decoded]]] = defaultdict(list)
         partition_of: dict[str, int] = {}
         refused: list[tuple[ConsumerRecord[bytes, bytes], InvalidEvent]] = []
         for tp, records in batch.items():
@@ -270,7 +269,7 @@ class Projector:
             await tail
 
     async def _apply(
-        self, records: dict[str, list[tuple[int, Event]]], partition_of: dict[str, int]
+        self, records: dict[str, list[tuple[int, Decoded]]], partition_of: dict[str, int]
     ) -> None:
         pending = records
         for _ in range(CONFLICT_ROUNDS):
@@ -319,7 +318,7 @@ class Projector:
         raise ConflictNotResolved(f"documents still contended after {CONFLICT_ROUNDS} rounds")
 
     async def _load(
-        self, pending: dict[str, list[tuple[int, Event]]]
+        self, pending: dict[str, list[tuple[int, Decoded]]]
     ) -> tuple[dict[str, DeploymentState | None], set[str]]:
         """States to fold into: the ones this process wrote last, else Redis's; and which
         deployments' came from the former."""

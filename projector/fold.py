@@ -1,5 +1,9 @@
 """The pure fold: ``apply(state, event) -> state``. No I/O, no clock: the same events in the
-same order always give the same state, which is what makes rebuilds and redeliveries safe."""
+same order always give the same state, which is what makes rebuilds and redeliveries safe.
+
+Events come as the contract's models or, from the projector's fast decoder, as their
+``events.structs`` mirrors, which answer every attribute read here alike (times excepted:
+already canonical text, which ``format_time`` passes through)."""
 
 from __future__ import annotations
 
@@ -7,17 +11,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from events import structs
+from events.codec import Decoded
 from events.models import (
     DeploymentCreated,
     DeploymentDeleted,
     DeploymentResourcesAllocated,
     DeploymentScaled,
     DeploymentStatusChanged,
-    Event,
     ReplicaRemoved,
     ReplicaStatusChanged,
     Resources,
 )
+from events.times import format_time
 from projector.state import (
     DEDUP_WINDOW,
     DIGEST_SIZE,
@@ -29,14 +35,13 @@ from projector.state import (
     StatusChange,
     changed_at,
     event_digest,
-    format_time,
     history_entries,
     remembers,
     status_change,
 )
 
 
-def apply(state: DeploymentState | None, event: Event) -> DeploymentState:
+def apply(state: DeploymentState | None, event: Decoded) -> DeploymentState:
     """Fold one event into a deployment's state. An event id already applied is a no-op."""
     if state is not None and remembers(state.recent_events, event_digest(event.id)):
         return state
@@ -45,7 +50,7 @@ def apply(state: DeploymentState | None, event: Event) -> DeploymentState:
     return new
 
 
-def apply_record(state: DeploymentState | None, event: Event, offset: int) -> DeploymentState:
+def apply_record(state: DeploymentState | None, event: Decoded, offset: int) -> DeploymentState:
     """Fold the event read at ``offset``, unless the state already holds that offset
     (a record redelivered after a crash between the store's write and the commit)."""
     folded = fold_records(state, [(offset, event)])
@@ -54,7 +59,7 @@ def apply_record(state: DeploymentState | None, event: Event, offset: int) -> De
 
 
 def fold_records(
-    state: DeploymentState | None, records: list[tuple[int, Event]]
+    state: DeploymentState | None, records: list[tuple[int, Decoded]]
 ) -> DeploymentState | None:
     """Fold one deployment's records, given as (offset, event) in log order. The given state
     is not changed: it is copied once, and the copy takes every record in turn (the copies
@@ -72,7 +77,7 @@ def fold_records(
     return folded
 
 
-def _apply_into(state: DeploymentState, event: Event) -> None:
+def _apply_into(state: DeploymentState, event: Decoded) -> None:
     """Apply ``event`` to ``state`` in place (a state of the fold's own), unless applied."""
     digest = event_digest(event.id)
     if remembers(state.recent_events, digest):
@@ -85,7 +90,7 @@ def _apply_into(state: DeploymentState, event: Event) -> None:
     state.recent_events = (state.recent_events + digest)[-DEDUP_WINDOW * DIGEST_SIZE :]
 
 
-def _change(state: DeploymentState, event: Event, event_time: str) -> None:
+def _change(state: DeploymentState, event: Decoded, event_time: str) -> None:
     # A table, not a match statement: the class patterns were tried in turn for every event.
     HANDLERS[type(event)](state, event, event_time)
 
@@ -145,6 +150,13 @@ HANDLERS: dict[type[Any], Callable[[DeploymentState, Any, str], None]] = {
     DeploymentDeleted: _deleted,
     ReplicaStatusChanged: _replica_changed,
     ReplicaRemoved: _replica_removed,
+    structs.DeploymentCreated: _created,
+    structs.DeploymentScaled: _scaled,
+    structs.DeploymentStatusChanged: _status_changed,
+    structs.DeploymentResourcesAllocated: _resources_allocated,
+    structs.DeploymentDeleted: _deleted,
+    structs.ReplicaStatusChanged: _replica_changed,
+    structs.ReplicaRemoved: _replica_removed,
 }
 
 
@@ -219,7 +231,7 @@ def _replica_status_changed(
     return (*replicas[:index], replica, *replicas[index + 1 :])
 
 
-def _optional_time(value: datetime | None) -> str | None:
+def _optional_time(value: datetime | str | None) -> str | None:
     return format_time(value) if value is not None else None
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 
 from events import Event, new_event
+from events.times import format_time
 from projector.document import render
 from projector.fold import apply
-from projector.state import DeploymentState, format_time
+from projector.state import DeploymentState
 
 BASE_TIME = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,9 @@ from typing import get_args
 from builders import USER_ID, Events, at, doc, fold, new_id, z
 
 from api.schemas import StatusDocument
+from events import structs
 from events.models import EVENT_TYPES, Event
+from events.structs import FastEvent
 from projector.document import render
 from projector.fold import HANDLERS, apply
 from projector.state import DeploymentState
@@ -17,10 +19,14 @@ PLUS_ONE = timezone(timedelta(hours=1))
 
 
 def test_every_event_type_has_a_handler() -> None:
-    """The fold's dispatch table covers each model of the Event union, and only those."""
+    """The fold's dispatch table covers each model of the Event union and each of their
+    fast decoder's mirrors, and only those, the same handler for a model and its mirror."""
     models = get_args(get_args(Event)[0])
-    assert set(HANDLERS) == set(models)
-    assert len(models) == len(EVENT_TYPES)
+    mirrors = get_args(FastEvent)
+    assert set(HANDLERS) == set(models) | set(mirrors)
+    assert len(models) == len(mirrors) == len(EVENT_TYPES)
+    for model in models:
+        assert HANDLERS[model] is HANDLERS[getattr(structs, model.__name__)]
 
 
 # --- deployment events ---------------------------------------------------------------------

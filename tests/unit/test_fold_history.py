@@ -9,7 +9,8 @@ from builders import BASE_TIME, Events, at, doc, fold, new_id, z
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projector.state import HISTORY_LIMIT, DeploymentState, format_time
+from events.times import format_time
+from projector.state import HISTORY_LIMIT, DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
 

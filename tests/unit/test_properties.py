@@ -6,13 +6,15 @@ import dataclasses
 import itertools
 from collections import defaultdict
 from datetime import UTC, timedelta, timezone
-from typing import Any
+from typing import Any, get_args
 
 from builders import BASE_TIME
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events import Event, decode, encode, new_event
+from events.codec import decode_keyed
+from events.structs import FastEvent
 from projector.document import render
 from projector.fold import fold_records
 from projector.state import DeploymentState
@@ -251,3 +253,17 @@ def test_generated_events_survive_the_codec(log: list[Event]) -> None:
         decoded = decode(*encode(event))
         assert decoded == event
         assert decoded.data.model_fields_set == event.data.model_fields_set
+
+
+@PROPERTY_SETTINGS
+@given(log=event_logs())
+def test_the_fast_decoder_folds_like_the_contract(log: list[Event]) -> None:
+    """Every event encoded, then decoded as the projector does (the fast decoder's Structs),
+    folds into the states and documents its model folds into."""
+    decoded: list[tuple[int, Any]] = []
+    for offset, event in enumerate(log):
+        deployment_id, fast = decode_keyed(*encode(event))
+        assert isinstance(fast, get_args(FastEvent)), "the fast path refused a canonical record"
+        assert deployment_id == event.deployment_id
+        decoded.append((offset, fast))
+    assert_same(fold_all(decoded), fold_all(list(enumerate(log))))

@@ -150,14 +150,9 @@ HANDLERS: dict[type[Any], Callable[[DeploymentState, Any, str], None]] = {
     DeploymentDeleted: _deleted,
     ReplicaStatusChanged: _replica_changed,
     ReplicaRemoved: _replica_removed,
-    structs.DeploymentCreated: _created,
-    structs.DeploymentScaled: _scaled,
-    structs.DeploymentStatusChanged: _status_changed,
-    structs.DeploymentResourcesAllocated: _resources_allocated,
-    structs.DeploymentDeleted: _deleted,
-    structs.ReplicaStatusChanged: _replica_changed,
-    structs.ReplicaRemoved: _replica_removed,
 }
+# Each model's mirror in the fast decoder (same class name) takes the same handler.
+HANDLERS |= {getattr(structs, model.__name__): handler for model, handler in HANDLERS.items()}
 
 
 def _resources(given: Resources) -> ResourcesState:

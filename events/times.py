@@ -30,11 +30,3 @@ def format_time(value: datetime | str) -> str:
         value.second,
         value.microsecond,
     )
-
-
-def canonical_time(text: str, parsed: datetime) -> str:
-    """The canonical form of ``text`` (RFC 3339), given what it parses to: ``text`` itself
-    when it is already in that form, as producers usually write it."""
-    if len(text) == CANONICAL_LENGTH and text[-1] == "Z" and text[19] == ".":
-        return text
-    return format_time(parsed)

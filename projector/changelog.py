@@ -8,6 +8,7 @@ redelivered batch produces the same documents again: the latest value per key is
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,35 +27,62 @@ class Changelog:
         # records land where producer.send() would put them; its key-hash cache is this one's.
         self._partitioner = KeyHashCache()
 
+    def records(self) -> ChangelogRecords:
+        """A new set of records to produce (one per projector batch)."""
+        return ChangelogRecords(self._producer, self._topic, self._partitioner)
+
     async def publish(self, documents: Mapping[str, tuple[bytes | None, int]]) -> None:
-        """Produce (document or tombstone, position) per deployment; waits for every ack.
-
-        Records are put into the producer's batches here, one open batch per partition, each
-        sent when full: ``send()`` per record cost a future and a queue check each, which was
-        most of the changelog's CPU. A batch's memory is the producer's batch size."""
-        partitions = sorted(await self._producer.partitions_for(self._topic))
-        open_batches: dict[int, Any] = {}
-        sent: list[Any] = []  # futures of the batches' acks
+        """Produce (document or tombstone, position) per deployment; waits for every ack."""
+        records = self.records()
         for deployment_id, (document, position) in documents.items():
-            key = deployment_id.encode()
-            partition = self._partitioner(key, partitions, partitions)
-            headers = [(POSITION_HEADER, str(position).encode())]
-            batch = open_batches.get(partition)
-            if (
-                batch is None
-                or batch.append(key=key, value=document, timestamp=None, headers=headers) is None
-            ):
-                if batch is not None:
-                    sent.append(await self._send(batch, partition))  # full
-                batch = open_batches[partition] = self._producer.create_batch()
-                # The first record of a batch always fits (a larger one makes its own batch).
-                batch.append(key=key, value=document, timestamp=None, headers=headers)
-        for partition, batch in open_batches.items():
-            sent.append(await self._send(batch, partition))
-        for future in sent:
-            await future
+            await records.add(deployment_id, document, position)
+        await records.sent()
 
-    async def _send(self, batch: Any, partition: int) -> Any:
+
+class ChangelogRecords:
+    """Records put into the producer's batches as they are added, one open batch per
+    partition, each sent as soon as it is full: the projector adds a chunk's documents right
+    after writing them, so that a batch's documents are not all held until its end, and the
+    memory this takes is the producer's batches. ``send()`` per record cost a future and a
+    queue check each, which was most of the changelog's CPU."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, partitioner: KeyHashCache) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._partitioner = partitioner
+        self._partitions: list[int] | None = None
+        self._open: dict[int, Any] = {}  # partition -> the batch being filled
+        self._sent: list[Any] = []  # futures of the sent batches' acks
+
+    async def add(self, deployment_id: str, document: bytes | None, position: int) -> None:
+        if self._partitions is None:
+            self._partitions = sorted(await self._producer.partitions_for(self._topic))
+        key = deployment_id.encode()
+        partition = self._partitioner(key, self._partitions, self._partitions)
+        headers = [(POSITION_HEADER, str(position).encode())]
+        batch = self._open.get(partition)
+        if (
+            batch is None
+            or batch.append(key=key, value=document, timestamp=None, headers=headers) is None
+        ):
+            if batch is not None:
+                await self._send(batch, partition)  # full
+            batch = self._open[partition] = self._producer.create_batch()
+            # The first record of a batch always fits (a larger one makes its own batch).
+            batch.append(key=key, value=document, timestamp=None, headers=headers)
+
+    async def sent(self) -> None:
+        """Send the batches still open and wait for every ack (raising the first failure)."""
+        open_batches, self._open = self._open, {}
+        for partition, batch in open_batches.items():
+            await self._send(batch, partition)
+        sent, self._sent = self._sent, []
+        # Every ack awaited, even after a failure, so that none is left unobserved.
+        for outcome in await asyncio.gather(*sent, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _send(self, batch: Any, partition: int) -> None:
         # Waits while the partition's previous batch is still queued: at most a batch per
         # partition waits in memory besides the one being sent.
-        return await self._producer.send_batch(batch, self._topic, partition=partition)
+        self._sent.append(await self._producer.send_batch(batch, self._topic, partition=partition))

@@ -3,10 +3,12 @@
 Order of effects per batch, which is what makes a crash at any point safe:
 1. invalid records are published to the dead-letter topic (and awaited);
 2. each touched deployment is loaded, folded and written with compare-and-set, the
-   record position stored in the same atomic write;
-3. only then are the progress written, the owner index and changelog fed, and the offsets
-   committed: in the background, while the next batch is fetched and folded (a batch's
-   tail waits for the previous one's, and a rebalance or a stop waits for the last).
+   record position stored in the same atomic write, a chunk of deployments at a time; each
+   chunk's changelog records are handed to the producer once it is written;
+3. only then are the progress and the owner index written, the changelog's acks awaited,
+   and the offsets committed: in the background, while the next batch is fetched and
+   folded (a batch's tail waits for the previous one's, and a rebalance or a stop waits for
+   the last).
 A crash before 3 redelivers the batch; records already folded are recognised by their
 position and skipped, so nothing is lost and nothing is applied twice.
 """
@@ -19,6 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -29,7 +32,7 @@ from events.exceptions import InvalidEvent
 from projector import metrics
 from projector.dead_letters import DeadLetters
 from projector.exceptions import ConflictNotResolved
-from projector.fanout import Fanout, index_entry_changed
+from projector.fanout import Fanout, FanoutBatch, index_entry_changed
 from projector.fold import fold_records
 from projector.generations import Generations
 from projector.retry import retry
@@ -49,6 +52,10 @@ CONFLICT_ROUNDS = 5
 # deployment of the assigned partitions, a batch reads nothing back from Redis. A state is a
 # few kB of Python objects, so this bounds the cache to tens of MB.
 STATE_CACHE_SIZE = 10_000
+# Deployments folded and written together (one round trip, see ``projector.store.CHUNK``):
+# their new states and documents are what a batch holds at once besides its records, so
+# the memory a batch takes does not grow with the documents (bench/: RSS).
+APPLY_CHUNK = 1_000
 # aiokafka retries a commit refused with a retriable error (no coordinator known, one moving
 # during a rebalance) inside commit(), for as long as it takes: an attempt is bounded so that
 # ``retry`` gets control back, logs it, and gives up when the projector is told to stop (the
@@ -134,7 +141,6 @@ class Projector:
         self._cache = StateCache(state_cache_size)
         # None while replaying for a rebuild: the projectors maintain index and changelog.
         self._fanout = fanout
-        self._written: dict[str, Write] = {}  # by the batch in hand
         # The last batch's progress write, fan-out and commit, running in the background.
         self._tail: asyncio.Task[None] | None = None
         self.stopping = stopping
@@ -169,6 +175,7 @@ class Projector:
             while not self.stopping.is_set():
                 batch = await self._poll()
                 if batch:
+                    self._hold_fetching()
                     async with self._batch_lock:
                         with metrics.BATCH_SECONDS.time():
                             await self.process(batch)
@@ -181,10 +188,20 @@ class Projector:
         finally:
             await self.drain()
 
+    def _hold_fetching(self) -> None:
+        """No new fetches while a batch is processed; ``_poll`` resumes them. aiokafka fetches
+        ahead for every partition with nothing buffered, so a projector that is behind held a
+        fetch's worth per partition, whatever it would fold next: up to 37 MiB of records in
+        bench/ on the embedded broker, which caps only a whole fetch (KAFKA_FETCH_MAX_BYTES).
+        Held, what is buffered or in flight is kept, and the next poll waits for one fetch
+        at most: milliseconds against a batch's hundreds (bench/: the same events/s)."""
+        self._consumer.pause(*self._consumer.assignment())
+
     async def _poll(self) -> Batch:
         """The next batch, or an empty one if told to stop first: getmany() waits without
         end while a rebalance is in progress, and one that never ends (seen on the embedded
         broker when the group's leader left) must not keep a stop waiting."""
+        self._consumer.resume(*self._consumer.paused())
         poll: asyncio.Future[Batch] = asyncio.ensure_future(
             self._consumer.getmany(timeout_ms=self._poll_timeout_ms, max_records=self._batch_size)
         )
@@ -223,15 +240,20 @@ class Projector:
         dead_letters = self._dead_letters
         if refused and dead_letters is not None:
             await retry(lambda: dead_letters.send(refused), "dead-letter publish", self.stopping)
-        if valid:
-            await retry(lambda: self._apply(valid, partition_of), "store write", self.stopping)
-        written, self._written = self._written, {}
+        fanout = self._fanout.batch() if self._fanout is not None else None
+        deployment_ids = list(valid)
+        for start in range(0, len(deployment_ids), APPLY_CHUNK):
+            chunk = {d: valid[d] for d in deployment_ids[start : start + APPLY_CHUNK]}
+            # A chunk retried after a partial write finds its written deployments applied
+            # (by position) and only fans them out again.
+            apply = partial(self._apply, chunk, partition_of, fanout)
+            await retry(apply, "store write", self.stopping)
         # The batch is visible now. Its progress write, fan-out and commit run while the next
         # batch is fetched and folded: one such tail at a time, each after the previous one.
         await self.drain()
         # Only the offsets go along, so that the batch's records can be freed meanwhile.
         next_offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-        self._tail = asyncio.create_task(self._finish(next_offsets, written))
+        self._tail = asyncio.create_task(self._finish(next_offsets, fanout))
 
         records_polled = sum(len(records) for records in batch.values())
         self.stats.batches += 1
@@ -243,9 +265,8 @@ class Projector:
             metrics.EVENTS_DEAD_LETTERED.inc(len(refused))
 
     async def _finish(
-        self, next_offsets: dict[TopicPartition, int], written: dict[str, Write]
+        self, next_offsets: dict[TopicPartition, int], fanout: FanoutBatch | None
     ) -> None:
-        fanout = self._fanout
         progress = {tp.partition: offset for tp, offset in next_offsets.items()}
         # Independent of each other, both before the commit: concurrently.
         await asyncio.gather(
@@ -255,8 +276,8 @@ class Projector:
                 self.stopping,
             ),
             *(
-                [retry(lambda: fanout.publish(written), "owner index and changelog", self.stopping)]
-                if written and fanout is not None
+                [retry(fanout.finish, "owner index and changelog", self.stopping)]
+                if fanout is not None
                 else []
             ),
         )
@@ -269,13 +290,17 @@ class Projector:
             await tail
 
     async def _apply(
-        self, records: dict[str, list[tuple[int, Decoded]]], partition_of: dict[str, int]
+        self,
+        records: dict[str, list[tuple[int, Decoded]]],
+        partition_of: dict[str, int],
+        fanout: FanoutBatch | None,
     ) -> None:
         pending = records
         for _ in range(CONFLICT_ROUNDS):
             stored, cached = await self._load(pending)
             writes = []
             folded: dict[str, Write] = {}
+            fan_out: list[Write] = []
             newly_applied: dict[str, int] = {}
             for deployment_id, deployment_records in pending.items():
                 before = stored[deployment_id]
@@ -289,7 +314,7 @@ class Projector:
                     # Every record was applied already: a batch redelivered after a crash,
                     # which may have come before this batch's fan-out. Fan out again (it is
                     # idempotent) so that the owner index and the changelog catch up.
-                    self._written[deployment_id] = Write(before, before.position)
+                    fan_out.append(Write(before, before.position))
                 applied_before = before.events_applied if before else 0
                 newly_applied[deployment_id] = after.events_applied - applied_before if after else 0
             conflicts = await self._store.save(writes)
@@ -299,7 +324,9 @@ class Projector:
             for deployment_id, write in folded.items():
                 if deployment_id not in conflicts:
                     self._cache.put(partition_of[deployment_id], write.state)
-                    self._written[deployment_id] = write
+                    fan_out.append(write)
+            if fanout is not None:
+                await fanout.add(fan_out)
             self.stats.documents_written += len(writes) - len(conflicts)
             # Summed first: each inc() takes the metric's lock.
             applied_total = deduplicated_total = 0

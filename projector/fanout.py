@@ -5,9 +5,10 @@ the store's write script, atomically with the write.)"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 
 from projector.changelog import Changelog
+from projector.document import render
 from projector.state import DeploymentState
 from projector.store import RedisStatusStore, Write
 
@@ -17,16 +18,55 @@ class Fanout:
         self._store = store
         self._changelog = changelog
 
-    async def publish(self, written: Mapping[str, Write]) -> None:
-        # Deployments never created have nothing to index or log yet.
-        known = {dep: write for dep, write in written.items() if write.state.created}
-        if not known:
+    def batch(self) -> FanoutBatch:
+        """The fan-out of one batch's writes."""
+        return FanoutBatch(self._store, self._changelog)
+
+
+class FanoutBatch:
+    """A batch's writes are added as they are made: their changelog records go into the
+    producer's batches then, so that the documents are freed with their chunk of writes
+    (holding a whole batch's documents until its end cost tens of MB of RSS once the
+    documents grew: bench/). The owner index is written, and the changelog's acks awaited,
+    by ``finish()``."""
+
+    def __init__(self, store: RedisStatusStore, changelog: Changelog | None) -> None:
+        self._store = store
+        self._changelog = changelog
+        self._records = changelog.records() if changelog is not None else None
+        # deployment id -> (its state as written, whether its index entry may be stale)
+        self._written: dict[str, tuple[DeploymentState, bool]] = {}
+        self._resend = False
+
+    async def add(self, writes: Iterable[Write]) -> None:
+        for write in writes:
+            state = write.state
+            if not state.created:
+                continue  # never created: nothing to index or log yet
+            self._written[state.deployment_id] = (state, write.index)
+            if self._records is not None:
+                await self._records.add(state.deployment_id, write.document, state.position)
+
+    async def finish(self) -> None:
+        """Write the owner index and wait until the changelog has every record. May be
+        called again after it raised: the changelog's records are then produced anew."""
+        if not self._written:
             return
-        await self._store.index_owners(write.state for write in known.values() if write.index)
-        if self._changelog is not None:
-            await self._changelog.publish(
-                {dep: (write.document, write.state.position) for dep, write in known.items()}
-            )
+        await self._store.index_owners(state for state, index in self._written.values() if index)
+        if self._changelog is None or self._records is None:
+            return
+        if self._resend:
+            # The documents of the records whose acks failed went with their writes: render
+            # them again from the states (the same bytes; the latest record per key counts).
+            self._records = self._changelog.records()
+            for deployment_id, (state, _) in self._written.items():
+                await self._records.add(deployment_id, render(state), state.position)
+            self._resend = False
+        try:
+            await self._records.sent()
+        except BaseException:
+            self._resend = True
+            raise
 
 
 def index_entry_changed(before: DeploymentState | None, after: DeploymentState) -> bool:

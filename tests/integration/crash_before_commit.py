@@ -10,7 +10,7 @@ import sys
 
 from deploystatus.cli import main
 from projector.consumer import Projector
-from projector.fanout import Fanout
+from projector.fanout import FanoutBatch
 
 
 async def _die(*args, **kwargs):
@@ -18,7 +18,7 @@ async def _die(*args, **kwargs):
 
 
 if os.environ.get("CRASH_BEFORE") == "fanout":
-    Fanout.publish = _die
+    FanoutBatch.add = _die
 else:
     Projector._commit = _die
 sys.exit(main(["projector"]))

@@ -1,16 +1,24 @@
 """The changelog's producer side: records land where ``producer.send()`` would put them,
-with their position, in order per key, whatever the number of batches they fill."""
+with their position, in order per key, whatever the number of batches they fill; and a
+batch's records are produced again when their acks fail."""
 
 from __future__ import annotations
 
 import uuid
 
+import pytest
+from aiokafka.errors import RequestTimedOutError
 from aiokafka.partitioner import DefaultPartitioner
 from harness import read_topic
 
-from deploystatus.connections import MAX_BATCH_BYTES, create_producer
+from deploystatus.connections import MAX_BATCH_BYTES, create_producer, create_redis
+from deploystatus.keys import Keys
 from deploystatus.topics import ensure_topics
-from projector.changelog import POSITION_HEADER, Changelog
+from events import new_event
+from projector.changelog import POSITION_HEADER, Changelog, ChangelogRecords
+from projector.fanout import Fanout
+from projector.fold import apply_record
+from projector.store import RedisStatusStore, Write
 
 
 async def test_publish_partitions_orders_and_batches_like_send(settings):
@@ -51,3 +59,58 @@ async def test_publish_partitions_orders_and_batches_like_send(settings):
             (b'{"round": 1}', b"10"),
             (large if i % 10 == 0 else None, b"20"),
         ]
+
+
+async def test_a_batch_whose_acks_failed_is_produced_again_from_its_states(settings, monkeypatch):
+    """The fan-out hands each chunk's documents to the producer as it is written and keeps
+    only the states; when the acks of a batch fail, ``finish()`` raises, and the retry
+    renders the documents again and produces them: every deployment's latest record is its
+    document, the owner index holds every owner."""
+    settings = settings.model_copy(update={"status_topic": f"status-{uuid.uuid4().hex[:8]}"})
+    await ensure_topics(settings)
+    owner = str(uuid.uuid4())
+    states = []
+    for index in range(40):
+        created = new_event(
+            "deployment.created",
+            str(uuid.uuid4()),
+            {"user_id": owner, "name": f"web-{index}", "target_replicas": 1},
+        )
+        states.append(apply_record(None, created, index))
+    writes = [Write(state, -1) for state in states]
+    expected = {write.state.deployment_id: write.document for write in writes}
+
+    real_sent = ChangelogRecords.sent
+    failures = []
+
+    async def sent_then_fail_once(self: ChangelogRecords) -> None:
+        await real_sent(self)  # the records reach the broker, but the projector hears of a failure
+        if not failures:
+            failures.append(1)
+            raise RequestTimedOutError("injected: acks lost")
+
+    monkeypatch.setattr(ChangelogRecords, "sent", sent_then_fail_once)
+    producer = create_producer(settings, "tests-changelog-retry", linger_ms=0)
+    await producer.start()
+    try:
+        async with create_redis(settings) as redis:
+            keys = Keys(settings.redis_prefix)
+            store = RedisStatusStore(redis, keys, "g-fanout")
+            fanout = Fanout(store, Changelog(producer, settings.status_topic)).batch()
+            for chunk in (writes[:25], writes[25:]):  # as the consumer adds its chunks
+                await fanout.add(chunk)
+            del writes  # what the consumer drops: the documents go with their writes
+            with pytest.raises(RequestTimedOutError):
+                await fanout.finish()
+            await fanout.finish()  # the retry
+            owned = await redis.smembers(keys.owned("g-fanout", owner))
+    finally:
+        await producer.stop()
+
+    assert {member.decode() for member in owned} == set(expected)
+    records = await read_topic(settings, settings.status_topic, 2 * len(expected))
+    latest = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        latest[record.key.decode()] = record.value
+    assert latest == expected
+    assert len(records) == 2 * len(expected)  # once as added, once more after the failure

@@ -66,23 +66,27 @@ class ChangelogRecords:
             or batch.append(key=key, value=document, timestamp=None, headers=headers) is None
         ):
             if batch is not None:
-                await self._send(batch, partition)  # full
+                self._sent.append(await self._send(batch, partition))  # full
             batch = self._open[partition] = self._producer.create_batch()
             # The first record of a batch always fits (a larger one makes its own batch).
             batch.append(key=key, value=document, timestamp=None, headers=headers)
 
     async def sent(self) -> None:
-        """Send the batches still open and wait for every ack (raising the first failure)."""
+        """Send the batches still open and wait for every ack (raising the first failure).
+        Afterwards, even after a failure, the set is empty and takes new records."""
         open_batches, self._open = self._open, {}
-        for partition, batch in open_batches.items():
-            await self._send(batch, partition)
         sent, self._sent = self._sent, []
-        # Every ack awaited, even after a failure, so that none is left unobserved.
-        for outcome in await asyncio.gather(*sent, return_exceptions=True):
+        try:
+            for partition, batch in open_batches.items():
+                sent.append(await self._send(batch, partition))
+        finally:
+            # Every ack awaited, even after a failure, so that none is left unobserved.
+            outcomes = await asyncio.gather(*sent, return_exceptions=True)
+        for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    async def _send(self, batch: Any, partition: int) -> None:
+    async def _send(self, batch: Any, partition: int) -> Any:
         # Waits while the partition's previous batch is still queued: at most a batch per
         # partition waits in memory besides the one being sent.
-        self._sent.append(await self._producer.send_batch(batch, self._topic, partition=partition))
+        return await self._producer.send_batch(batch, self._topic, partition=partition)

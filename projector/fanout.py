@@ -32,7 +32,6 @@ class FanoutBatch:
 
     def __init__(self, store: RedisStatusStore, changelog: Changelog | None) -> None:
         self._store = store
-        self._changelog = changelog
         self._records = changelog.records() if changelog is not None else None
         # deployment id -> (its state as written, whether its index entry may be stale)
         self._written: dict[str, tuple[DeploymentState, bool]] = {}
@@ -53,17 +52,17 @@ class FanoutBatch:
         if not self._written:
             return
         await self._store.index_owners(state for state, index in self._written.values() if index)
-        if self._changelog is None or self._records is None:
+        records = self._records
+        if records is None:
             return
         if self._resend:
             # The documents of the records whose acks failed went with their writes: render
             # them again from the states (the same bytes; the latest record per key counts).
-            self._records = self._changelog.records()
             for deployment_id, (state, _) in self._written.items():
-                await self._records.add(deployment_id, render(state), state.position)
+                await records.add(deployment_id, render(state), state.position)
             self._resend = False
         try:
-            await self._records.sent()
+            await records.sent()
         except BaseException:
             self._resend = True
             raise

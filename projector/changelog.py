@@ -9,7 +9,6 @@ redelivered batch produces the same documents again: the latest value per key is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -30,13 +29,6 @@ class Changelog:
     def records(self) -> ChangelogRecords:
         """A new set of records to produce (one per projector batch)."""
         return ChangelogRecords(self._producer, self._topic, self._partitioner)
-
-    async def publish(self, documents: Mapping[str, tuple[bytes | None, int]]) -> None:
-        """Produce (document or tombstone, position) per deployment; waits for every ack."""
-        records = self.records()
-        for deployment_id, (document, position) in documents.items():
-            await records.add(deployment_id, document, position)
-        await records.sent()
 
 
 class ChangelogRecords:

@@ -37,8 +37,11 @@ async def test_publish_partitions_orders_and_batches_like_send(settings):
     await producer.start()
     try:
         changelog = Changelog(producer, settings.status_topic)
-        for documents in rounds:
-            await changelog.publish(documents)
+        for documents in rounds:  # as two projector batches
+            records = changelog.records()
+            for deployment_id, (document, position) in documents.items():
+                await records.add(deployment_id, document, position)
+            await records.sent()
         partitions = sorted(await producer.partitions_for(settings.status_topic))
     finally:
         await producer.stop()

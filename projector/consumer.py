@@ -223,11 +223,19 @@ class Projector:
     async def process(self, batch: Batch) -> None:
         """Apply one polled batch and start its commit (``drain()`` waits for it). Raises
         ``Stopped`` (committing nothing of this batch) if asked to stop while waiting out an
-        outage."""
+        outage. The batch is emptied as it is decoded."""
         valid: dict[str, list[tuple[int, Decoded]]] = defaultdict(list)
         partition_of: dict[str, int] = {}
         refused: list[tuple[ConsumerRecord[bytes, bytes], InvalidEvent]] = []
-        for tp, records in batch.items():
+        # Only the offsets go along to the tail, so that the records can be freed.
+        next_offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+        records_polled = sum(len(records) for records in batch.values())
+        # Records, then events, are let go as soon as they are used, a partition's records
+        # once decoded, a chunk's events once applied: the states that replace the cached
+        # ones are allocated while a batch's short-lived objects are alive, and the fewer
+        # those, the less the allocators' footprint creeps up batch after batch (bench/: RSS).
+        for tp in list(batch):
+            records = batch.pop(tp)
             for record in records:
                 try:
                     deployment_id, event = decode_keyed(record.key, record.value)
@@ -243,7 +251,7 @@ class Projector:
         fanout = self._fanout.batch() if self._fanout is not None else None
         deployment_ids = list(valid)
         for start in range(0, len(deployment_ids), APPLY_CHUNK):
-            chunk = {d: valid[d] for d in deployment_ids[start : start + APPLY_CHUNK]}
+            chunk = {d: valid.pop(d) for d in deployment_ids[start : start + APPLY_CHUNK]}
             # A chunk retried after a partial write finds its written deployments applied
             # (by position) and only fans them out again.
             apply = partial(self._apply, chunk, partition_of, fanout)
@@ -251,11 +259,8 @@ class Projector:
         # The batch is visible now. Its progress write, fan-out and commit run while the next
         # batch is fetched and folded: one such tail at a time, each after the previous one.
         await self.drain()
-        # Only the offsets go along, so that the batch's records can be freed meanwhile.
-        next_offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         self._tail = asyncio.create_task(self._finish(next_offsets, fanout))
 
-        records_polled = sum(len(records) for records in batch.values())
         self.stats.batches += 1
         self.stats.records += records_polled
         self.stats.dead_lettered += len(refused)

@@ -18,19 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from aiokafka.structs import OffsetAndMetadata
 
-from events.codec import Decoded, decode_keyed
-from events.exceptions import InvalidEvent
+from events.codec import Decoded
 from projector import metrics
 from projector.dead_letters import DeadLetters
+from projector.decoding import Batch, decode_batch
 from projector.exceptions import ConflictNotResolved
 from projector.fanout import Fanout, FanoutBatch, index_entry_changed
 from projector.fold import fold_records
@@ -42,7 +41,6 @@ from projector.store import RedisStatusStore, Write
 
 log = logging.getLogger(__name__)
 
-Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
 OnAssigned = Callable[[set[TopicPartition]], Awaitable[None]]
 # Rounds of reload-and-refold when another writer changed a document under us. More than
 # a couple means two processes own the same partition for a while (a rebalance), which
@@ -224,26 +222,14 @@ class Projector:
         """Apply one polled batch and start its commit (``drain()`` waits for it). Raises
         ``Stopped`` (committing nothing of this batch) if asked to stop while waiting out an
         outage. The batch is emptied as it is decoded."""
-        valid: dict[str, list[tuple[int, Decoded]]] = defaultdict(list)
-        partition_of: dict[str, int] = {}
-        refused: list[tuple[ConsumerRecord[bytes, bytes], InvalidEvent]] = []
         # Only the offsets go along to the tail, so that the records can be freed.
         next_offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         records_polled = sum(len(records) for records in batch.values())
-        # Records, then events, are let go as soon as they are used, a partition's records
-        # once decoded, a chunk's events once applied, so that a batch holds less at its peak
-        # while the new states are allocated (bench/: its effect on the RSS ratio was within
-        # the runs' spread).
-        for tp in list(batch):
-            records = batch.pop(tp)
-            for record in records:
-                try:
-                    deployment_id, event = decode_keyed(record.key, record.value)
-                except InvalidEvent as error:
-                    refused.append((record, error))
-                else:
-                    valid[deployment_id].append((record.offset, event))
-                    partition_of[deployment_id] = tp.partition
+        # Records, then events, are let go as soon as they are used: the records once decoded,
+        # a chunk's events once applied, so that a batch holds less at its peak while the new
+        # states are allocated (bench/: RSS).
+        decoded = decode_batch(batch)
+        valid, partition_of, refused = decoded.events, decoded.partition_of, decoded.refused
 
         dead_letters = self._dead_letters
         if refused and dead_letters is not None:

@@ -12,6 +12,7 @@ import asyncio
 import gc
 import importlib.util
 import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench" + (f" {shlex.join(argv or sys.argv[1:])}" if sys.argv[1:] else "")
     results = RunResults(command=command, quick=args.quick)
     started = time.monotonic()
+    # Stopped by `timeout` or `kill`, the run stops what it started as after Ctrl-C (asyncio
+    # cancels the run, and every `finally` stops its processes); by default SIGTERM would
+    # leave the broker and Redis it started running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     asyncio.run(_run(results, wanted, args.quick))
     args.output.mkdir(parents=True, exist_ok=True)
     chart(results, args.output / "latency.png")

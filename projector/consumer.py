@@ -226,8 +226,8 @@ class Projector:
         next_offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         records_polled = sum(len(records) for records in batch.values())
         # Records, then events, are let go as soon as they are used: the records once decoded,
-        # a chunk's events once applied, so that a batch holds less at its peak while the new
-        # states are allocated (bench/: RSS).
+        # a chunk's events once applied, so that a batch holds less while the new states are
+        # allocated (bench/ could not tell its effect on the RSS ratio from the runs' spread).
         decoded = decode_batch(batch)
         valid, partition_of, refused = decoded.events, decoded.partition_of, decoded.refused
 

@@ -4,7 +4,8 @@ Order of effects per batch, which is what makes a crash at any point safe:
 1. invalid records are published to the dead-letter topic (and awaited);
 2. each touched deployment is loaded, folded and written with compare-and-set, the
    record position stored in the same atomic write, a chunk of deployments at a time; each
-   chunk's changelog records are handed to the producer once it is written;
+   chunk's changelog records are handed to the producer once it is written (and once the
+   previous batch's tail is over, so that each deployment's records stay in order);
 3. only then are the progress and the owner index written, the changelog's acks awaited,
    and the offsets committed: in the background, while the next batch is fetched and
    folded (a batch's tail waits for the previous one's, and a rebalance or a stop waits for
@@ -274,6 +275,15 @@ class Projector:
         )
         await self._commit(next_offsets)
 
+    async def _after_previous_tail(self) -> None:
+        """Wait until the previous batch's tail is over (its outcome is raised by ``drain()``)
+        before this batch hands records to the changelog: a tail whose acks failed produces
+        its batch's records again, and a deployment's newer record from this batch must not
+        go before them (the latest record per key is what the compacted topic keeps)."""
+        tail = self._tail
+        if tail is not None and not tail.done():
+            await asyncio.wait({tail})
+
     async def drain(self) -> None:
         """Wait until the last batch is committed (raising what its tail raised)."""
         tail, self._tail = self._tail, None
@@ -317,6 +327,7 @@ class Projector:
                     self._cache.put(partition_of[deployment_id], write.state)
                     fan_out.append(write)
             if fanout is not None:
+                await self._after_previous_tail()
                 await fanout.add(fan_out)
             self.stats.documents_written += len(writes) - len(conflicts)
             # Summed first: each inc() takes the metric's lock.

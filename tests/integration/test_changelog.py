@@ -1,20 +1,33 @@
 """The changelog's producer side: records land where ``producer.send()`` would put them,
-with their position, in order per key, whatever the number of batches they fill; and a
-batch's records are produced again when their acks fail."""
+with their position, in order per key, whatever the number of batches they fill; a batch's
+records are produced again when their acks fail, and the next batch's do not overtake them."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 
 import pytest
 from aiokafka.errors import RequestTimedOutError
 from aiokafka.partitioner import DefaultPartitioner
-from harness import read_topic
+from harness import (
+    read_topic,
+    replica_change,
+    running_projector,
+    stored_documents,
+    stored_state,
+    wait_for,
+    wait_for_view,
+)
 
+from deploystatus import connections
 from deploystatus.connections import MAX_BATCH_BYTES, create_producer, create_redis
 from deploystatus.keys import Keys
+from deploystatus.samples import create_deployment
 from deploystatus.topics import ensure_topics
 from events import new_event
+from events.publisher import EventPublisher
 from projector.changelog import POSITION_HEADER, Changelog, ChangelogRecords
 from projector.fanout import Fanout
 from projector.fold import apply_record
@@ -117,3 +130,62 @@ async def test_a_batch_whose_acks_failed_is_produced_again_from_its_states(setti
         latest[record.key.decode()] = record.value
     assert latest == expected
     assert len(records) == 2 * len(expected)  # once as added, once more after the failure
+
+
+async def test_records_produced_again_after_failed_acks_do_not_overtake_the_next_batch(
+    settings, monkeypatch
+):
+    """A projector's batch whose changelog acks failed is produced again by its tail while
+    the next batch is folded; the next batch's newer records for the same deployments must
+    still come after those: every deployment's latest record is its stored document."""
+    settings = settings.model_copy(
+        update={"events_partitions": 1, "status_topic": f"status-{uuid.uuid4().hex[:8]}"}
+    )
+    await ensure_topics(settings)
+    producer = create_producer(settings, "tests-overtake")
+    await producer.start()
+    publisher = EventPublisher(producer, settings.events_topic)
+    # The projector's changelog producer (created after this) makes one producer batch per
+    # record, sent as soon as the next one is added: the next batch's records would reach
+    # the broker while the first batch's tail is still retrying.
+    monkeypatch.setattr(connections, "MAX_BATCH_BYTES", 1)
+    owner = str(uuid.uuid4())
+    rng = random.Random(86)
+    deployments = [create_deployment(owner, f"web-{i}", 1, rng) for i in range(2)]
+    first = [event for _, events in deployments for event in events]
+    second = [replica_change(dep, "failed") for dep, _ in deployments]
+    ids = [dep.deployment_id for dep, _ in deployments]
+
+    real_sent = ChangelogRecords.sent
+    injected: list[int] = []
+
+    async def sent_then_fail_once(self: ChangelogRecords) -> None:
+        await real_sent(self)
+        if injected:
+            return
+        injected.append(1)
+        # The next batch is published (together: one poll) and written while this tail has
+        # not heard its acks.
+        await publisher.publish(second)
+        await wait_for(
+            lambda: asyncio.gather(*(stored_state(settings, d) for d in ids)),
+            lambda states: any(s is not None and s.replicas[0].status == "failed" for s in states),
+            "the second batch's writes",
+        )
+        await asyncio.sleep(0.5)  # time for its records to be produced, were they not held
+        raise RequestTimedOutError("injected: acks lost")
+
+    monkeypatch.setattr(ChangelogRecords, "sent", sent_then_fail_once)
+    try:
+        await publisher.publish(first)
+        async with running_projector(settings):  # stopped gracefully: every tail is over
+            await wait_for_view(settings, first + second)
+    finally:
+        await producer.stop()
+    stored = await stored_documents(settings, ids)
+
+    assert injected
+    latest = {}
+    for record in await read_topic(settings, settings.status_topic, 10_000, patience=3):
+        latest[record.key.decode()] = record.value
+    assert latest == stored

@@ -139,6 +139,9 @@ async def start_slow_rebuild(settings, tmp_path, name: str):
 async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_path):
     """While a rebuild holds its lease a second one is refused; after kill -9 a plain
     rebuild is refused until --resume finishes it; another killed one is --abort-ed."""
+    # The frozen rebuild's lease must outlive the second one's start-up (a new interpreter:
+    # over 2 s on a loaded 2-core VM, when it found the lease expired and said "interrupted").
+    quick = quick.model_copy(update={"rebuild_lease_seconds": 6.0})
     _, _, events = fleet(seed=42, deployments=40, changes=3000)
     await publish(quick, events)
     async with running_projector(quick):

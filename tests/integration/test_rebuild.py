@@ -149,11 +149,14 @@ async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_pat
         served = await served_generation(quick)
 
         first, build = await start_slow_rebuild(quick, tmp_path, "first")
-        second = await run_cli(quick, "rebuild")
+        try:
+            second = await run_cli(quick, "rebuild")
+        finally:
+            # Killed whatever the answer: a frozen process left behind would never end.
+            first.send_signal(signal.SIGKILL)
+            stop_process(first, sig=0)
         assert second.returncode == 2
         assert b"another rebuild is running" in second.stderr
-        first.send_signal(signal.SIGKILL)
-        stop_process(first, sig=0)
 
         await asyncio.sleep(quick.rebuild_lease_seconds + 0.5)  # the dead holder's lease expires
         await _helpers_gone(tmp_path / "first.log")

@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from redis.asyncio import Redis
 
 from bench.kafka_io import GroupProgress
 from bench.procs import cpu_seconds, peak_rss_bytes, reset_peak_rss, rss_bytes
 from bench.services import spawn, stop, tail
+from deploystatus.devstack import free_port
 from deploystatus.settings import Settings
 
 POLL_SECONDS = 0.25
@@ -25,6 +27,7 @@ POLL_SECONDS = 0.25
 # (it checks between batches, about every second), so that the view is served afterwards.
 SERVED_TIMEOUT_SECONDS = 60
 PROJECTOR_ARGS = ["-m", "deploystatus", "projector"]
+CACHED_STATES = "deploystatus_projector_cached_states"
 
 
 @dataclass
@@ -42,6 +45,9 @@ class ProjectorRun:
     # sample where it cannot be read or reset.
     rss_peak_at: dict[int, int] = field(default_factory=dict)
     rss_max: int = 0
+    # checkpoint -> deployment states the projector held then (its metrics' gauge): what
+    # the RSS at that point is made of grows with them (None where the scrape failed).
+    states_at: dict[int, int | None] = field(default_factory=dict)
     profile: Path | None = None
 
     @property
@@ -68,6 +74,9 @@ async def project_all(
     keep_running: bool = False,
 ) -> tuple[ProjectorRun, subprocess.Popen[bytes]]:
     """Run a projector until ``total`` records are committed (bounded by ``timeout``)."""
+    metrics_port = free_port()
+    settings = settings.model_copy(update={"projector_metrics_port": metrics_port})
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     started = time.perf_counter()
     process = spawn(args or PROJECTOR_ARGS, settings, log)
     run = ProjectorRun(total, 0.0, 0.0, 0, 0.0)
@@ -76,7 +85,7 @@ async def project_all(
     peak_exact = True  # VmHWM counts from the process's start until the first reset
     redis = Redis.from_url(settings.redis_url)
     try:
-        async with GroupProgress(settings, redis) as progress:
+        async with GroupProgress(settings, redis) as progress, httpx.AsyncClient() as http:
             while True:
                 if process.poll() is not None:
                     raise RuntimeError(f"projector exited {process.returncode}:\n{tail(log)}")
@@ -101,6 +110,7 @@ async def project_all(
                         run.rss_max = max(run.rss_max, run.rss_peak_at[checkpoint])
                         stretch_peak = 0
                         peak_exact = reset_peak_rss(process.pid)
+                        run.states_at[checkpoint] = await _states_held(http, metrics_url)
                 if committed >= total:
                     run.seconds = elapsed
                     run.cpu_seconds = cpu_seconds(process.pid)
@@ -118,6 +128,19 @@ async def project_all(
         raise
     finally:
         await redis.aclose()
+
+
+async def _states_held(http: httpx.AsyncClient, url: str) -> int | None:
+    """The projector's cached-states gauge, or None if its metrics cannot be read."""
+    try:
+        response = await http.get(url, timeout=2)
+    except httpx.HTTPError:
+        return None
+    for line in response.text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == CACHED_STATES:
+            return int(float(value))
+    return None
 
 
 async def _wait_served(

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.broker_cost import STRETCH_SECONDS
 from bench.freshness import LEVER_FETCH_WAIT_MS, WATCHED
 from bench.profiling import Profile
-from bench.projector_bench import LEVER_ROUNDS
+from bench.projector_bench import LEVER_ROUNDS, ProjectorResults
 from bench.read_path import ReadResults
 from bench.targets import MB, RunResults, find_run, ratio_of, targets
 
@@ -99,6 +99,28 @@ def profile_text(title: str, profile: Profile | None) -> str:
 
 def cpu_text(percent: dict[str, float]) -> str:
     return ", ".join(f"{name} {share:.0f}%" for name, share in percent.items())
+
+
+def rss_once_every_state_held(proj: ProjectorResults) -> str | None:
+    """Context for the RSS target: the peaks from the first stretch that ends with a state
+    held for every deployment (the view whole in memory) to the farthest one after it. Not
+    the target's measure, which starts at the first stretch whatever it held."""
+    states = sorted(proj.run.states_at.items())
+    whole = [n for n, held in states if held == proj.deployments]
+    if not states or not whole:
+        return None
+    peaks = [(n, peak) for n, peak in sorted(proj.run.rss_peak_at.items()) if n >= whole[0]]
+    if len(peaks) < 2:
+        return None
+    first = peaks[0][1]
+    worst_n, worst = max(peaks[1:], key=lambda item: abs(item[1] / first - 1))
+    held_first = "?" if states[0][1] is None else f"{states[0][1]:,}"
+    return (
+        f"context for the RSS target (not its measure): {held_first} of "
+        f"{proj.deployments:,} deployment states were held at {states[0][0]:,} events, all "
+        f"from {whole[0]:,}; from that stretch's peak ({first / MB:.0f} MiB) to the farthest "
+        f"after it ({worst / MB:.0f} MiB, to {worst_n:,}): {worst / first:.2f}x"
+    )
 
 
 def markdown(results: RunResults, findings: str) -> str:
@@ -283,11 +305,16 @@ def markdown(results: RunResults, findings: str) -> str:
     if proj is not None:
         for n, rss in sorted(proj.run.rss_at.items()):
             peak = proj.run.rss_peak_at.get(n, rss)
+            states = proj.run.states_at.get(n)
+            held = f"; {states:,} deployment states held" if states is not None else ""
             out.append(
                 f"- projector RSS after {n:,} events: {rss / MB:.0f} MiB "
-                f"(peak since the checkpoint before: {peak / MB:.0f} MiB)"
+                f"(peak since the checkpoint before: {peak / MB:.0f} MiB{held})"
             )
         out.append(f"- projector RSS max: {proj.run.rss_max / MB:.0f} MiB")
+        held_all = rss_once_every_state_held(proj)
+        if held_all:
+            out.append(f"- {held_all}")
     if read is not None:
         ours = find_run(read.runs, "ours", "saturation")
         if ours:

@@ -48,3 +48,8 @@ GENERATION = Gauge(
     "1 for the generation this process feeds (label), with its role",
     ["generation", "role"],
 )
+CACHED_STATES = Gauge(
+    "deploystatus_projector_cached_states",
+    "Deployment states held in memory between batches (the projector's memory grows with "
+    "them, up to one per deployment of its partitions)",
+)

@@ -10,9 +10,25 @@ so a partition that comes back later does not start with a round of conflicts.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import OrderedDict
 
+from projector import metrics
 from projector.state import DeploymentState
+
+# The gauge sums every live cache when it is scraped (from the metrics server's thread), so
+# that nothing is counted per put; the lock keeps a cache made meanwhile from breaking the sum.
+_caches: weakref.WeakSet[StateCache] = weakref.WeakSet()
+_caches_lock = threading.Lock()
+
+
+def _states_held() -> int:
+    with _caches_lock:
+        return sum(len(cache) for cache in _caches)
+
+
+metrics.CACHED_STATES.set_function(_states_held)
 
 
 class StateCache:
@@ -22,6 +38,8 @@ class StateCache:
     def __init__(self, size: int) -> None:
         self._size = size
         self._entries: OrderedDict[str, tuple[int, DeploymentState]] = OrderedDict()
+        with _caches_lock:
+            _caches.add(self)
 
     def get(self, deployment_id: str) -> DeploymentState | None:
         entry = self._entries.get(deployment_id)

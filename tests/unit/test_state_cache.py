@@ -1,9 +1,11 @@
-"""The projector's in-memory state cache: bounded, and emptied of revoked partitions."""
+"""The projector's in-memory state cache: bounded, emptied of revoked partitions, counted."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+
+from prometheus_client import REGISTRY
 
 from projector.state import DeploymentState
 from projector.state_cache import StateCache
@@ -56,3 +58,21 @@ def test_size_zero_turns_it_off():
     cache = StateCache(0)
     cache.put(0, state())
     assert len(cache) == 0
+
+
+def test_the_gauge_counts_the_states_of_every_cache():
+    """deploystatus_projector_cached_states is the sum over the process's caches, as held."""
+
+    def held() -> float | None:
+        return REGISTRY.get_sample_value("deploystatus_projector_cached_states")
+
+    first, second = StateCache(5), StateCache(5)
+    before = held()
+    assert before is not None
+    first.put(0, state())
+    second.put(0, state())
+    dropped = state()
+    second.put(1, dropped)
+    assert held() == before + 3
+    second.drop_partitions({1})
+    assert held() == before + 2

@@ -22,10 +22,12 @@ RAW_CONSUME_DEADLINE_SECONDS = 300
 LEVER_ROUNDS = 20
 MIB = 1 << 20
 # Levers: records per poll and bytes per fetch (a poll returns at most what one fetch
-# brought), then the defaults: 10,000 and 1 MiB are the settings before issue 7's tenth round.
+# brought), then the defaults: 10,000 and 1 MiB are the settings before issue 7's tenth round,
+# 8 MiB the fetches before its thirteenth.
 LEVER_BATCHES: tuple[tuple[int | None, int | None], ...] = (
     (1000, MIB),
     (10_000, MIB),
+    (None, 8 * MIB),
     (None, None),
 )
 # Levers: the projector with one of its settings undone (bench/projector_lever.py), default
@@ -52,9 +54,9 @@ class ProjectorResults:
     rebuild: ProjectorRun | None
     footprint: Footprint
     profile: Profile | None
-    # Levers: LEVER_BATCHES on a smaller topic; (batch size, fetch bytes, steady events/s),
-    # the defaults' last.
-    batch_levers: list[tuple[int, int, float]]
+    # Levers: LEVER_BATCHES on a smaller topic; (batch size, fetch bytes, steady events/s,
+    # peak RSS), the defaults' last.
+    batch_levers: list[tuple[int, int, float, int]]
     # Levers: each of SETTING_LEVERS on the same topic; (what, steady events/s).
     setting_levers: list[tuple[str, float]] = field(default_factory=list)
     # Lever: the same rebuild in one process (REBUILD_PROCESSES=1).
@@ -119,7 +121,7 @@ async def run(
 
 async def _batch_levers(
     stack: Stack, sizes: Sizes
-) -> tuple[list[tuple[int, int, float]], list[tuple[str, float]]]:
+) -> tuple[list[tuple[int, int, float, int]], list[tuple[str, float]]]:
     """More records per poll give more events per deployment per batch, so more coalescing
     into one load + one write. Measured on a topic of ``LEVER_ROUNDS`` events per deployment,
     with the projector's own settings undone one at a time after it."""
@@ -142,7 +144,12 @@ async def _batch_levers(
             run_settings, total, stack.log_dir / f"projector-batch{number}.log", timeout_s=600
         )
         measured.append(
-            (run_settings.projector_batch_size, run_settings.kafka_fetch_max_bytes, run.steady_rate)
+            (
+                run_settings.projector_batch_size,
+                run_settings.kafka_fetch_max_bytes,
+                run.steady_rate,
+                run.rss_max,
+            )
         )
     setting_measured = []
     for number, (what, lever_args) in enumerate(SETTING_LEVERS):

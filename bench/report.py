@@ -206,7 +206,7 @@ def markdown(results: RunResults, findings: str) -> str:
                 f"{one.overall_rate:,.0f} ({slower} the time) |"
             )
         default_rate = proj.batch_levers[-1][2] if proj.batch_levers else None
-        for number, (batch_size, fetch_bytes, rate) in enumerate(proj.batch_levers):
+        for number, (batch_size, fetch_bytes, rate, rss_max) in enumerate(proj.batch_levers):
             defaults = number == len(proj.batch_levers) - 1
             what = "the defaults" if defaults else "lever"
             share = _fmt_ratio(ratio_of(rate, default_rate))
@@ -214,7 +214,7 @@ def markdown(results: RunResults, findings: str) -> str:
             out.append(
                 f"| {what}: PROJECTOR_BATCH_SIZE={batch_size}, KAFKA_FETCH_MAX_BYTES="
                 f"{fetch_bytes >> 20} MiB (steady, {proj.deployments * LEVER_ROUNDS:,}-event "
-                f"topic) | | | {rate:,.0f}{versus} |"
+                f"topic; peak RSS {rss_max / MB:.0f} MiB) | | | {rate:,.0f}{versus} |"
             )
         for what, rate in proj.setting_levers:
             versus = (

@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     # A poll returns at most what one fetch brought, so the first also bounds a batch: 1 MiB
     # gave batches of ~6,000 bench events, 8 MiB ~18,000, folded with ~16% less CPU per event
     # (fewer writes per event: more events of one deployment share one) for ~40 MiB more RSS.
-    # 4 MiB folded at the same CPU per event as 8 with peaks ~15 MiB lower; 2 MiB ~27 MiB
-    # lower for ~10% more CPU per event (bench/, paired runs of 1M events).
+    # 4 MiB folded at the same CPU per event as 8 with peaks 8-15 MiB lower; 2 MiB ~27 MiB
+    # lower for ~10% more CPU per event (bench/: runs of 1M events, thirteenth round).
     # With aiokafka's 50 MiB the embedded broker sent ~6 MiB per partition.
     kafka_fetch_max_bytes: int = Field(default=4 << 20, ge=1)
     kafka_max_partition_fetch_bytes: int = Field(default=1 << 20, ge=1)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from bench.kafka_io import GroupProgress
@@ -136,10 +137,9 @@ async def _states_held(http: httpx.AsyncClient, url: str) -> int | None:
         response = await http.get(url, timeout=2)
     except httpx.HTTPError:
         return None
-    for line in response.text.splitlines():
-        name, _, value = line.partition(" ")
-        if name == CACHED_STATES:
-            return int(float(value))
+    for family in text_string_to_metric_families(response.text):
+        if family.name == CACHED_STATES and family.samples:
+            return int(family.samples[0].value)
     return None
 
 

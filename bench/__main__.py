@@ -26,10 +26,10 @@ from bench import (
     projector_bench,
     read_path,
 )
-from bench.config import FULL, QUICK
+from bench.config import FULL, QUICK, Sizes
 from bench.findings import findings
 from bench.report import chart, markdown, stdout_table
-from bench.services import running_stack
+from bench.services import Stack, running_stack
 from bench.targets import RunResults
 from bench.wrk import WrkMissing, wrk_binary
 
@@ -83,49 +83,60 @@ async def _run(results: RunResults, wanted: set[str], quick: bool) -> None:
     sizes = QUICK if quick else FULL
     work_dir = Path(tempfile.mkdtemp(prefix="deploystatus-bench-work-"))
     with running_stack() as stack:
-        _log(f"services up (logs in {stack.log_dir})")
-        if wanted & {"read", "freshness", "footprint"}:
-            _log("read data set: generating, folding, loading PostgreSQL and Redis")
-            setup = await read_path.prepare(stack, sizes, work_dir)
-            results.read_setup = setup
-            results.read_footprint = await footprint.measure(setup.settings)
-            if "read" in wanted:
-                _log("read path: SQL baseline, ours, bare endpoint, levers")
-                results.read = await asyncio.to_thread(read_path.run, setup, stack, sizes, work_dir)
-            if "freshness" in wanted:
-                _log("freshness")
-                rate, seconds = sizes.freshness_rate, sizes.freshness_seconds
-                results.freshness = await freshness.measure(setup, stack, rate, seconds)
-                rounds = freshness.rounds_used(setup, results.freshness)
-                _log("freshness: baseline, a bare consumer")
-                results.freshness_floor = await freshness_floor.measure(
-                    setup, stack, rate, seconds, first_round=rounds
-                )
-                rounds += results.freshness_floor.rounds
-                _log(f"freshness lever: KAFKA_FETCH_MAX_WAIT_MS={freshness.LEVER_FETCH_WAIT_MS}")
-                results.freshness_lever = await freshness.measure(
-                    setup,
-                    stack,
-                    rate,
-                    seconds,
-                    first_round=rounds,
-                    fetch_wait_ms=freshness.LEVER_FETCH_WAIT_MS,
-                    label="-fetch-wait",
-                )
+        results.broker = stack.kafka.description
+        _log(f"services up: {results.broker} (logs in {stack.log_dir})")
+        try:
+            await _experiments(results, stack, wanted, sizes, work_dir)
+        finally:
+            await stack.delete_topics()
+
+
+async def _experiments(
+    results: RunResults, stack: Stack, wanted: set[str], sizes: Sizes, work_dir: Path
+) -> None:
+    if wanted & {"read", "freshness", "footprint"}:
+        _log("read data set: generating, folding, loading PostgreSQL and Redis")
+        setup = await read_path.prepare(stack, sizes, work_dir)
+        results.read_setup = setup
+        results.read_footprint = await footprint.measure(setup.settings)
+        if "read" in wanted:
+            _log("read path: SQL baseline, ours, bare endpoint, levers")
+            results.read = await asyncio.to_thread(read_path.run, setup, stack, sizes, work_dir)
+        if "freshness" in wanted:
+            _log("freshness")
+            rate, seconds = sizes.freshness_rate, sizes.freshness_seconds
+            results.freshness = await freshness.measure(setup, stack, rate, seconds)
+            rounds = freshness.rounds_used(setup, results.freshness)
+            _log("freshness: baseline, a bare consumer")
+            results.freshness_floor = await freshness_floor.measure(
+                setup, stack, rate, seconds, first_round=rounds
+            )
+            rounds += results.freshness_floor.rounds
+            _log(f"freshness lever: KAFKA_FETCH_MAX_WAIT_MS={freshness.LEVER_FETCH_WAIT_MS}")
+            results.freshness_lever = await freshness.measure(
+                setup,
+                stack,
+                rate,
+                seconds,
+                first_round=rounds,
+                fetch_wait_ms=freshness.LEVER_FETCH_WAIT_MS,
+                label="-fetch-wait",
+            )
+            if stack.broker_pid is not None:  # a property of the embedded broker
                 _log("freshness: the embedded broker's fetch cost, alone")
                 results.broker_cost = await broker_cost.measure(
                     stack, setup.settings, setup.deployments, rate
                 )
-        if wanted & {"projector", "footprint"}:
-            # The bare consumer (the projector's baseline) runs in this process, which by now
-            # holds the read data set (~1 GB of objects): left to the collector, every
-            # collection during the consumption walked them all (1M records in 4.5 s after
-            # the read benchmark, 2.3 s without it). They live until the end anyway.
-            gc.freeze()
-            _log("projector: publish, raw consume, fold, rebuild")
-            results.projector = await projector_bench.run(
-                stack, sizes, work_dir, with_rebuild="projector" in wanted
-            )
+    if wanted & {"projector", "footprint"}:
+        # The bare consumer (the projector's baseline) runs in this process, which by now
+        # holds the read data set (~1 GB of objects): left to the collector, every
+        # collection during the consumption walked them all (1M records in 4.5 s after
+        # the read benchmark, 2.3 s without it). They live until the end anyway.
+        gc.freeze()
+        _log("projector: publish, raw consume, fold, rebuild")
+        results.projector = await projector_bench.run(
+            stack, sizes, work_dir, with_rebuild="projector" in wanted
+        )
 
 
 def _has(module: str) -> bool:

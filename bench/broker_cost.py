@@ -69,7 +69,7 @@ async def _stretch(
         assign_whole_topic(consumer, topic)
         await consumer.seek_to_end()
         reading = asyncio.create_task(_drain(consumer))
-        cpu = CpuShare({"broker": stack.broker.pid})
+        cpu = CpuShare({"broker": stack.broker_pid})
         cpu.start()
         order = itertools.cycle(deployments)
         round_no = len(before) * rate  # bodies only: nothing folds this topic

@@ -148,7 +148,7 @@ async def measure(
         await _caught_up(projector_settings)
         with serving("ours", settings, stack.log_dir) as server:
             pids = {
-                "broker": stack.broker.pid,
+                "broker": stack.broker_pid,
                 "projector": projector.pid,
                 "API": server.pid,
                 "Redis": stack.redis.pid,

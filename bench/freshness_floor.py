@@ -67,7 +67,7 @@ async def measure(
         await consumer.seek_to_end()
         published = asyncio.Event()
         receiving = asyncio.create_task(_receive(consumer, sent_at, latencies, published))
-        cpu = CpuShare({"broker": stack.broker.pid, "bench client": os.getpid()})
+        cpu = CpuShare({"broker": stack.broker_pid, "bench client": os.getpid()})
         events = 0
         cpu.start()
         async for _, per_tick in paced(rate, seconds):

@@ -82,8 +82,10 @@ def cpu_seconds_of(pids: list[int]) -> float:
 class CpuShare:
     """CPU used by named processes between ``start()`` and ``stop()``, as % of one core."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self._pids = pids
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        # A process this run did not start (a broker in Docker or elsewhere) has no pid here
+        # and is left out.
+        self._pids = {name: pid for name, pid in pids.items() if pid is not None}
         self._started: dict[str, float] = {}
         self._wall = 0.0
 

@@ -130,8 +130,7 @@ def markdown(results: RunResults, findings: str) -> str:
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
         f"- machine: {machine()}",
         f"- command: `{results.command}`" + (" (quick sizes)" if results.quick else ""),
-        "- services: embedded Tansu broker (in memory), redis-server, local PostgreSQL 15; "
-        "all on 127.0.0.1",
+        f"- services: {results.broker}, redis-server, local PostgreSQL 15",
         "- load generator: wrk 4.1 (one thread, Lua picks a random deployment/token per request)",
         "",
         "## Targets",

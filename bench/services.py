@@ -1,21 +1,30 @@
-"""The services a run needs: the embedded broker and Redis, PostgreSQL, and subprocesses
-(API servers, projectors) started with settings passed through the environment."""
+"""The services a run needs: a Kafka-protocol broker and Redis, PostgreSQL, and subprocesses
+(API servers, projectors) started with settings passed through the environment.
+
+The broker is the embedded one unless Apache Kafka can be had: the cluster at
+``BENCH_KAFKA_BOOTSTRAP_SERVERS``, or one in Docker (testcontainers) where a Docker engine
+answers, as for the tests. On a cluster that outlives the run, every name the run creates
+(topics, consumer groups) starts with the run's own prefix, and its topics are deleted at the
+end."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 
-from deploystatus.devstack import EmbeddedBroker, EmbeddedRedis, start_broker, start_redis
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deploystatus.devstack import EmbeddedRedis, KafkaEndpoint, running_kafka, start_redis
 from deploystatus.settings import Settings
 
 # The source tree the bench runs against; subprocesses import the same code from here.
@@ -25,23 +34,31 @@ PG_DATABASE = "deploystatus_bench"
 PG_DSN = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
 # A fixed bench secret: tokens are minted and checked inside this run only.
 BENCH_JWT_SECRET = "bench-secret-" + "0123456789abcdef" * 2
+KAFKA_ENV = "BENCH_KAFKA_BOOTSTRAP_SERVERS"
 
 
 @dataclass
 class Stack:
-    broker: EmbeddedBroker
+    kafka: KafkaEndpoint
     redis: EmbeddedRedis
     log_dir: Path
+    # What every topic and consumer group of this run is named after.
+    prefix: str = field(default_factory=lambda: f"bench-{secrets.token_hex(3)}-")
+
+    @property
+    def broker_pid(self) -> int | None:
+        """The broker's process, when it is one this run started (its CPU is reported)."""
+        return self.kafka.embedded.pid if self.kafka.embedded is not None else None
 
     def settings(self, name: str, **overrides: object) -> Settings:
-        """Settings of one experiment: its own topic, consumer group and key prefix."""
+        """Settings of one experiment: its own topics, consumer group and key prefix."""
         values: dict[str, object] = {
-            "kafka_bootstrap_servers": self.broker.bootstrap_servers,
+            "kafka_bootstrap_servers": self.kafka.bootstrap_servers,
             "redis_url": self.redis.url,
-            "events_topic": f"bench-{name}",
-            "consumer_group": f"bench-{name}",
+            "events_topic": f"{self.prefix}{name}",
+            "status_topic": f"{self.prefix}{name}.status",
+            "consumer_group": f"{self.prefix}{name}",
             "redis_prefix": f"b{name}",
-            "kafka_idempotence": False,  # the embedded broker refuses InitProducerId
             "jwt_secret": BENCH_JWT_SECRET,
             "log_level": "WARNING",
             # The request budgets are on by default; a load test from one IP with a few
@@ -50,22 +67,36 @@ class Stack:
             "api_rate_limit_per_user": 0,
             "api_rate_limit_per_ip": 0,
         }
+        if not self.kafka.idempotence:
+            values["kafka_idempotence"] = False  # elsewhere KAFKA_IDEMPOTENCE decides (on)
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
+
+    async def delete_topics(self) -> None:
+        """Delete this run's topics from a cluster that outlives it (nothing to do on the
+        embedded broker or in Docker, which go with the run). Its consumer groups expire by
+        themselves (the broker's offsets.retention.minutes)."""
+        if not os.environ.get(KAFKA_ENV):
+            return
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)
+        await admin.start()
+        try:
+            ours = [topic for topic in await admin.list_topics() if topic.startswith(self.prefix)]
+            if ours:
+                await admin.delete_topics(ours)
+        finally:
+            await admin.close()
 
 
 @contextlib.contextmanager
 def running_stack() -> Iterator[Stack]:
     log_dir = Path(tempfile.mkdtemp(prefix="deploystatus-bench-"))
-    broker = start_broker(log_dir=log_dir)
-    try:
+    with running_kafka(log_dir, os.environ.get(KAFKA_ENV)) as kafka:
         redis = start_redis(log_dir=log_dir)
         try:
-            yield Stack(broker, redis, log_dir)
+            yield Stack(kafka, redis, log_dir)
         finally:
             redis.stop()
-    finally:
-        broker.stop()
 
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -30,6 +30,7 @@ class Target:
 class RunResults:
     command: str
     quick: bool
+    broker: str = ""  # the Kafka-protocol broker the run used (devstack.KafkaEndpoint)
     read_setup: ReadSetup | None = None
     read: ReadResults | None = None
     projector: ProjectorResults | None = None

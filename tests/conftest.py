@@ -10,22 +10,18 @@ TEST_KAFKA_BOOTSTRAP_SERVERS does the same for an existing Kafka cluster.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from deploystatus.devstack import EmbeddedBroker, EmbeddedRedis, start_broker, start_redis
-
-
-@dataclass(frozen=True)
-class KafkaEndpoint:
-    bootstrap_servers: str
-    # The embedded broker refuses InitProducerId: no idempotent producer there.
-    idempotence: bool
-    embedded: EmbeddedBroker | None = None
+from deploystatus.devstack import (
+    EmbeddedRedis,
+    KafkaEndpoint,
+    docker_available,
+    running_kafka,
+    start_redis,
+)
 
 
 @dataclass(frozen=True)
@@ -34,31 +30,11 @@ class RedisEndpoint:
     embedded: EmbeddedRedis | None = None
 
 
-def docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0
-
-
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaEndpoint]:
-    if external := os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS"):
-        yield KafkaEndpoint(external, idempotence=True)
-    elif docker_available():
-        from testcontainers.kafka import KafkaContainer
-
-        with KafkaContainer().with_kraft() as container:
-            yield KafkaEndpoint(container.get_bootstrap_server(), idempotence=True)
-    else:
-        broker = start_broker(log_dir=tmp_path_factory.mktemp("broker"))
-        try:
-            yield KafkaEndpoint(broker.bootstrap_servers, idempotence=False, embedded=broker)
-        finally:
-            broker.stop()
+    external = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
+    with running_kafka(tmp_path_factory.mktemp("broker"), external) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

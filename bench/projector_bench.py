@@ -41,12 +41,19 @@ SETTING_LEVERS = (
     ("GC first threshold 50,000 (the setting before)", ["--gc-gen0", "50000"]),
     ("asyncio's event loop instead of uvloop", ["--asyncio-loop"]),
 )
+# The embedded broker fills a fetch from one partition, so that its batches carry ~11 of a
+# deployment's events per write here; Kafka caps each partition's share of a fetch
+# (KAFKA_MAX_PARTITION_FETCH_BYTES, 1 MiB: ~4,500 events of a partition's ~830 deployments),
+# which would make it ~5. A topic of this many partitions gives the embedded broker's one-
+# partition batches that shape: the main run again, batches as on Kafka.
+KAFKA_SHAPED_PARTITIONS = 3
 
 
 @dataclass
 class ProjectorResults:
     events: int
     deployments: int
+    partitions: int
     publish_seconds: float
     raw_records: int
     raw_seconds: float
@@ -61,6 +68,8 @@ class ProjectorResults:
     setting_levers: list[tuple[str, float]] = field(default_factory=list)
     # Lever: the same rebuild in one process (REBUILD_PROCESSES=1).
     rebuild_one_process: ProjectorRun | None = None
+    # Lever (embedded broker only): the main run on KAFKA_SHAPED_PARTITIONS partitions.
+    kafka_shaped: ProjectorRun | None = None
 
     @property
     def raw_rate(self) -> float:
@@ -80,21 +89,26 @@ async def run(
     raw_records, raw_seconds = await consume_all(settings, total, RAW_CONSUME_DEADLINE_SECONDS)
     assert raw_records == total, f"bare consumer read {raw_records} of {total}"
     profile_raw = work_dir / "profile-projector.txt"
+    # Every one against the first makes the target (the RSS must stay flat throughout).
+    checkpoints = tuple(sorted({*range(sizes.rss_checkpoint, total, sizes.rss_checkpoint), total}))
     projected, _ = await project_all(
         settings,
         total,
         stack.log_dir / "projector-throughput.log",
-        # Every one against the first makes the target (the RSS must stay flat throughout).
-        checkpoints=tuple(
-            sorted({*range(sizes.rss_checkpoint, total, sizes.rss_checkpoint), total})
-        ),
+        checkpoints=checkpoints,
         timeout_s=900,
         profile_seconds=sizes.profile_seconds,
         profile_to=profile_raw,
     )
     view = await footprint.measure(settings)
     batch_levers, setting_levers = await _batch_levers(stack, sizes) if with_rebuild else ([], [])
-    rebuilt = one_process = None
+    rebuilt = one_process = kafka_shaped = None
+    if with_rebuild and stack.broker_pid is not None:  # on Kafka, the main run has its shape
+        shaped = stack.settings("shaped", events_partitions=KAFKA_SHAPED_PARTITIONS)
+        await publish_bulk(shaped, event_log(deployments, sizes.projector_rounds))
+        kafka_shaped, _ = await project_all(
+            shaped, total, stack.log_dir / "projector-shaped.log", checkpoints=checkpoints
+        )
     if with_rebuild:
         rebuilt = await rebuild.rebuild(settings, total, stack.log_dir / "rebuild.log")
         # Each rebuild replaces the generation the previous one made: the same work again.
@@ -106,6 +120,7 @@ async def run(
     return ProjectorResults(
         events=total,
         deployments=len(deployments),
+        partitions=settings.events_partitions,
         publish_seconds=publish_seconds,
         raw_records=raw_records,
         raw_seconds=raw_seconds,
@@ -116,6 +131,7 @@ async def run(
         batch_levers=batch_levers,
         setting_levers=setting_levers,
         rebuild_one_process=one_process,
+        kafka_shaped=kafka_shaped,
     )
 
 

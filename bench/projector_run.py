@@ -29,6 +29,8 @@ POLL_SECONDS = 0.25
 SERVED_TIMEOUT_SECONDS = 60
 PROJECTOR_ARGS = ["-m", "deploystatus", "projector"]
 CACHED_STATES = "deploystatus_projector_cached_states"
+EVENTS_APPLIED = "deploystatus_events_applied_total"
+DOCUMENTS_WRITTEN = "deploystatus_documents_written_total"
 
 
 @dataclass
@@ -49,6 +51,10 @@ class ProjectorRun:
     # checkpoint -> deployment states the projector held then (its metrics' gauge): what
     # the RSS at that point is made of grows with them (None where the scrape failed).
     states_at: dict[int, int | None] = field(default_factory=dict)
+    # Events applied per document written over the run (its metrics, None where the scrape
+    # failed): how many of a deployment's events a batch folds into one write, which depends
+    # on how the broker spreads a fetch over the partitions.
+    events_per_write: float | None = None
     profile: Path | None = None
 
     @property
@@ -111,10 +117,14 @@ async def project_all(
                         run.rss_max = max(run.rss_max, run.rss_peak_at[checkpoint])
                         stretch_peak = 0
                         peak_exact = reset_peak_rss(process.pid)
-                        run.states_at[checkpoint] = await _states_held(http, metrics_url)
+                        states = (await _scrape(http, metrics_url)).get(CACHED_STATES)
+                        run.states_at[checkpoint] = None if states is None else int(states)
                 if committed >= total:
                     run.seconds = elapsed
                     run.cpu_seconds = cpu_seconds(process.pid)
+                    counts = await _scrape(http, metrics_url)
+                    if counts.get(DOCUMENTS_WRITTEN) and EVENTS_APPLIED in counts:
+                        run.events_per_write = counts[EVENTS_APPLIED] / counts[DOCUMENTS_WRITTEN]
                     break
                 await asyncio.sleep(POLL_SECONDS)
         await _wait_served(redis, settings, process, log)
@@ -131,16 +141,18 @@ async def project_all(
         await redis.aclose()
 
 
-async def _states_held(http: httpx.AsyncClient, url: str) -> int | None:
-    """The projector's cached-states gauge, or None if its metrics cannot be read."""
+async def _scrape(http: httpx.AsyncClient, url: str) -> dict[str, float]:
+    """The projector's unlabelled samples by name; none if its metrics cannot be read."""
     try:
         response = await http.get(url, timeout=2)
     except httpx.HTTPError:
-        return None
-    for family in text_string_to_metric_families(response.text):
-        if family.name == CACHED_STATES and family.samples:
-            return int(family.samples[0].value)
-    return None
+        return {}
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if not sample.labels
+    }
 
 
 async def _wait_served(

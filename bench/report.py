@@ -15,9 +15,10 @@ from pathlib import Path
 from bench.broker_cost import STRETCH_SECONDS
 from bench.freshness import LEVER_FETCH_WAIT_MS, WATCHED
 from bench.profiling import Profile
-from bench.projector_bench import LEVER_ROUNDS, ProjectorResults
+from bench.projector_bench import KAFKA_SHAPED_PARTITIONS, LEVER_ROUNDS, ProjectorResults
+from bench.projector_run import ProjectorRun
 from bench.read_path import ReadResults
-from bench.targets import MB, RunResults, find_run, ratio_of, targets
+from bench.targets import MB, RunResults, find_run, flatness, ratio_of, targets
 
 
 def machine() -> str:
@@ -101,6 +102,40 @@ def cpu_text(percent: dict[str, float]) -> str:
     return ", ".join(f"{name} {share:.0f}%" for name, share in percent.items())
 
 
+def _kafka_shaped_row(proj: ProjectorResults, shaped: ProjectorRun) -> str:
+    per_write = shaped.events_per_write
+    main = proj.run.events_per_write
+    shape = (
+        f"{per_write:.1f} events per document written against {main:.1f} above"
+        if per_write is not None and main is not None
+        else "events per write not scraped"
+    )
+    flat = flatness(shaped)
+    rss = (
+        f"; RSS peaks of the first / farthest stretch {flat[1] / MB:.0f} / {flat[3] / MB:.0f} MiB "
+        f"= {flat[3] / flat[1]:.2f}x"
+        if flat is not None
+        else ""
+    )
+    versus = _fmt_ratio(ratio_of(shaped.steady_rate, proj.run.steady_rate))
+    return (
+        f"| lever: batches shaped as on Kafka (the same events on a {KAFKA_SHAPED_PARTITIONS}-"
+        f"partition topic, steady: {shape}{rss}) | {proj.events - shaped.committed_at_first:,} | "
+        f"{shaped.seconds - shaped.first_commit_seconds:.1f} | {shaped.steady_rate:,.0f} "
+        f"({versus} of the main run) |"
+    )
+
+
+def _per_write(events_per_write: float | None) -> str:
+    if events_per_write is None:
+        return ""
+    return (
+        f" Events per document written: {events_per_write:.1f} (how many of a deployment's "
+        "events a batch folds into one write: the more, the less CPU per event; it depends on "
+        "how many partitions, and so deployments, a fetch brings)."
+    )
+
+
 def rss_once_every_state_held(proj: ProjectorResults) -> str | None:
     """Context for the RSS target: the peaks from the first stretch that ends with a state
     held for every deployment (the view whole in memory) to the farthest one after it. Not
@@ -178,8 +213,8 @@ def markdown(results: RunResults, findings: str) -> str:
         out += [
             "## 2. Projector throughput, 4. rebuild",
             "",
-            f"{proj.events:,} events over {proj.deployments:,} deployments, 12 partitions "
-            f"(published in {proj.publish_seconds:.1f} s).",
+            f"{proj.events:,} events over {proj.deployments:,} deployments, "
+            f"{proj.partitions} partitions (published in {proj.publish_seconds:.1f} s).",
             "",
             "| measurement | events | seconds | events/s |",
             "|---|---|---|---|",
@@ -191,6 +226,8 @@ def markdown(results: RunResults, findings: str) -> str:
             f"{proj.events - run.committed_at_first:,} | "
             f"{run.seconds - run.first_commit_seconds:.1f} | {run.steady_rate:,.0f} |",
         ]
+        if proj.kafka_shaped is not None:
+            out.append(_kafka_shaped_row(proj, proj.kafka_shaped))
         if proj.rebuild is not None:
             out.append(
                 "| rebuild (`deploystatus rebuild`), spawn to generation switch | "
@@ -229,7 +266,7 @@ def markdown(results: RunResults, findings: str) -> str:
             "",
             f"Projector CPU: {run.cpu_seconds:.1f} s for {proj.events:,} events "
             f"({run.cpu_seconds * 1e6 / proj.events:.0f} us/event). Start-up (spawn to first "
-            f"commit): {run.first_commit_seconds:.1f} s.",
+            f"commit): {run.first_commit_seconds:.1f} s.{_per_write(run.events_per_write)}",
             "",
             profile_text("Profile of the projector (first seconds of the run)", proj.profile),
         ]

@@ -10,6 +10,7 @@ from bench.footprint import Footprint
 from bench.freshness import Freshness
 from bench.freshness_floor import Floor
 from bench.projector_bench import ProjectorResults
+from bench.projector_run import ProjectorRun
 from bench.read_path import ReadResults, ReadSetup
 from bench.servers import LoadRun
 
@@ -40,6 +41,17 @@ class RunResults:
     broker_cost: list[Stretch] | None = None  # the embedded broker alone (bench.broker_cost)
     read_footprint: Footprint | None = None
     notes: list[str] = field(default_factory=list)
+
+
+def flatness(run: ProjectorRun) -> tuple[int, int, int, int] | None:
+    """The RSS target's "stays flat": the peak of every later stretch against the first's.
+    (first checkpoint, its stretch's peak, the farthest stretch's checkpoint, its peak)."""
+    rss = sorted(run.rss_peak_at.items())
+    if len(rss) < 2:
+        return None
+    first_n, first = rss[0]
+    worst_n, worst = max(rss[1:], key=lambda item: abs(item[1] / first - 1))
+    return first_n, first, worst_n, worst
 
 
 def find_run(runs: list[LoadRun], target: str, mode: str) -> LoadRun | None:
@@ -136,16 +148,13 @@ def targets(results: RunResults) -> list[Target]:
                     seconds <= goal,
                 )
             )
-        rss = sorted(proj.run.rss_peak_at.items())
-        if len(rss) >= 2:
-            # "Stays flat": the peak of every later stretch against the first's, the farthest
-            # one shown.
-            first_n, first = rss[0]
-            worst_n, worst = max(rss[1:], key=lambda item: abs(item[1] / first - 1))
+        flat = flatness(proj.run)
+        if flat is not None:
+            first_n, first, worst_n, worst = flat
             r = ratio_of(worst, first)
             found.append(
                 Target(
-                    f"projector peak RSS per {first_n:,} events, to {rss[-1][0]:,} "
+                    f"projector peak RSS per {first_n:,} events, to {max(proj.run.rss_peak_at):,} "
                     f"(farthest: the stretch to {worst_n:,})",
                     f"{worst / MB:.0f} MiB",
                     f"{first / MB:.0f} MiB",

@@ -329,7 +329,9 @@ class Projector:
             if fanout is not None:
                 await self._after_previous_tail()
                 await fanout.add(fan_out)
-            self.stats.documents_written += len(writes) - len(conflicts)
+            written = len(writes) - len(conflicts)
+            self.stats.documents_written += written
+            metrics.DOCUMENTS_WRITTEN.inc(written)
             # Summed first: each inc() takes the metric's lock.
             applied_total = deduplicated_total = 0
             for deployment_id, applied in newly_applied.items():

@@ -42,6 +42,11 @@ RETRIES = Counter(
 CONFLICTS = Counter(
     "deploystatus_write_conflicts_total", "Compare-and-set writes lost to another writer"
 )
+DOCUMENTS_WRITTEN = Counter(
+    "deploystatus_documents_written_total",
+    "Status documents written to Redis; events applied per document written is how many of "
+    "a deployment's events one write carries (the batches' shape, which sets the CPU per event)",
+)
 REBALANCES = Counter("deploystatus_rebalances_total", "Partition assignments received")
 GENERATION = Gauge(
     "deploystatus_projector_generation",

@@ -54,6 +54,7 @@ async def test_projector_metrics_and_json_logs(settings, tmp_path):
     assert sample(text, "deploystatus_events_applied_total") == len(events)
     assert sample(text, "deploystatus_events_dead_lettered_total") == 1
     assert sample(text, "deploystatus_projector_cached_states") == 1  # the one deployment
+    assert 1 <= sample(text, "deploystatus_documents_written_total") <= len(events)
     assert "deploystatus_projector_generation{" in text
     assert "deploystatus_batch_seconds_bucket" in text
     assert "deploystatus_consumer_lag" in text

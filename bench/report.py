@@ -110,7 +110,7 @@ def _kafka_shaped_row(proj: ProjectorResults, shaped: ProjectorRun) -> str:
         if per_write is not None and main is not None
         else "events per write not scraped"
     )
-    flat = flatness(shaped)
+    flat = flatness(shaped.rss_peak_at.items())
     rss = (
         f"; RSS peaks of the first / farthest stretch {flat[1] / MB:.0f} / {flat[3] / MB:.0f} MiB "
         f"= {flat[3] / flat[1]:.2f}x"
@@ -144,11 +144,10 @@ def rss_once_every_state_held(proj: ProjectorResults) -> str | None:
     whole = [n for n, held in states if held == proj.deployments]
     if not states or not whole:
         return None
-    peaks = [(n, peak) for n, peak in sorted(proj.run.rss_peak_at.items()) if n >= whole[0]]
-    if len(peaks) < 2:
+    flat = flatness((n, peak) for n, peak in proj.run.rss_peak_at.items() if n >= whole[0])
+    if flat is None:
         return None
-    first = peaks[0][1]
-    worst_n, worst = max(peaks[1:], key=lambda item: abs(item[1] / first - 1))
+    _, first, worst_n, worst = flat
     held_first = "?" if states[0][1] is None else f"{states[0][1]:,}"
     return (
         f"context for the RSS target (not its measure): {held_first} of "

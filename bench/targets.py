@@ -3,6 +3,7 @@ figure with its same-run baseline and the ratio between them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bench.broker_cost import Stretch
@@ -10,7 +11,6 @@ from bench.footprint import Footprint
 from bench.freshness import Freshness
 from bench.freshness_floor import Floor
 from bench.projector_bench import ProjectorResults
-from bench.projector_run import ProjectorRun
 from bench.read_path import ReadResults, ReadSetup
 from bench.servers import LoadRun
 
@@ -43,10 +43,11 @@ class RunResults:
     notes: list[str] = field(default_factory=list)
 
 
-def flatness(run: ProjectorRun) -> tuple[int, int, int, int] | None:
-    """The RSS target's "stays flat": the peak of every later stretch against the first's.
-    (first checkpoint, its stretch's peak, the farthest stretch's checkpoint, its peak)."""
-    rss = sorted(run.rss_peak_at.items())
+def flatness(peaks: Iterable[tuple[int, int]]) -> tuple[int, int, int, int] | None:
+    """The RSS target's "stays flat": the peak of every later stretch against the first's,
+    from (checkpoint, the peak of the stretch ending there) pairs. (first checkpoint, its
+    stretch's peak, the farthest stretch's checkpoint, its peak)."""
+    rss = sorted(peaks)
     if len(rss) < 2:
         return None
     first_n, first = rss[0]
@@ -148,7 +149,7 @@ def targets(results: RunResults) -> list[Target]:
                     seconds <= goal,
                 )
             )
-        flat = flatness(proj.run)
+        flat = flatness(proj.run.rss_peak_at.items())
         if flat is not None:
             first_n, first, worst_n, worst = flat
             r = ratio_of(worst, first)

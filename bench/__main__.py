@@ -26,9 +26,10 @@ from bench import (
     projector_bench,
     read_path,
 )
+from bench.chart import chart
 from bench.config import FULL, QUICK, Sizes
 from bench.findings import findings
-from bench.report import chart, markdown, stdout_table
+from bench.report import markdown, stdout_table
 from bench.services import Stack, running_stack
 from bench.targets import RunResults
 from bench.wrk import WrkMissing, wrk_binary

@@ -42,8 +42,6 @@ class Stack:
     kafka: KafkaEndpoint
     redis: EmbeddedRedis
     log_dir: Path
-    # Whether the broker is a cluster that outlives the run (given by address).
-    kafka_outlives_run: bool = False
     # What every topic and consumer group of this run is named after.
     prefix: str = field(default_factory=lambda: f"bench-{secrets.token_hex(3)}-")
 
@@ -78,7 +76,7 @@ class Stack:
         """Delete this run's topics from a cluster that outlives it (nothing to do on the
         embedded broker or in Docker, which go with the run). Its consumer groups expire by
         themselves (the broker's offsets.retention.minutes)."""
-        if not self.kafka_outlives_run:
+        if not self.kafka.outlives_run:
             return
         admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)
         await admin.start()
@@ -93,11 +91,10 @@ class Stack:
 @contextlib.contextmanager
 def running_stack() -> Iterator[Stack]:
     log_dir = Path(tempfile.mkdtemp(prefix="deploystatus-bench-"))
-    external = os.environ.get(KAFKA_ENV)
-    with running_kafka(log_dir, external) as kafka:
+    with running_kafka(log_dir, os.environ.get(KAFKA_ENV)) as kafka:
         redis = start_redis(log_dir=log_dir)
         try:
-            yield Stack(kafka, redis, log_dir, kafka_outlives_run=bool(external))
+            yield Stack(kafka, redis, log_dir)
         finally:
             redis.stop()
 

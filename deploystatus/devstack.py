@@ -79,6 +79,8 @@ class KafkaEndpoint:
     idempotence: bool
     description: str  # what the broker is, for reports
     embedded: EmbeddedBroker | None = None
+    # A cluster given by address: it outlives the block, with whatever was created on it.
+    outlives_run: bool = False
 
 
 def docker_available() -> bool:
@@ -98,7 +100,9 @@ def running_kafka(log_dir: Path, external: str | None = None) -> Iterator[KafkaE
     (bootstrap servers) if given, else Apache Kafka in Docker (testcontainers, KRaft) where
     a Docker engine answers, else the embedded broker."""
     if external:
-        yield KafkaEndpoint(external, idempotence=True, description=f"Kafka at {external}")
+        yield KafkaEndpoint(
+            external, idempotence=True, description=f"Kafka at {external}", outlives_run=True
+        )
     elif docker_available():
         from testcontainers.kafka import KafkaContainer
 

@@ -17,6 +17,7 @@ from bench.profiling import Profile, summarise
 from bench.projector_run import ProjectorRun, project_all
 from bench.services import Stack
 from deploystatus.cli import GC_FIRST_THRESHOLD
+from deploystatus.settings import Settings
 
 RAW_CONSUME_DEADLINE_SECONDS = 300
 LEVER_ROUNDS = 20
@@ -41,11 +42,13 @@ SETTING_LEVERS = (
     ("GC first threshold 50,000 (the setting before)", ["--gc-gen0", "50000"]),
     ("asyncio's event loop instead of uvloop", ["--asyncio-loop"]),
 )
-# The embedded broker fills a fetch from one partition, so that its batches carry ~11 of a
-# deployment's events per write here; Kafka caps each partition's share of a fetch
-# (KAFKA_MAX_PARTITION_FETCH_BYTES, 1 MiB: ~4,500 events of a partition's ~830 deployments),
-# which would make it ~5. A topic of this many partitions gives the embedded broker's one-
-# partition batches that shape: the main run again, batches as on Kafka.
+# The lever of the batches' shape: Kafka's own cap on a partition's share of a fetch
+# (1 MiB: ~4,500 events of a partition's ~830 deployments), which the projector lifts by
+# default (KAFKA_MAX_PARTITION_FETCH_BYTES=0), so that a catch-up fetch comes from one
+# partition and carries ~11 of a deployment's events per write here rather than ~5. The
+# embedded broker does not apply that cap (it fills a fetch from one partition whatever it
+# says); there a topic of KAFKA_SHAPED_PARTITIONS partitions gives its fetches that shape.
+KAFKA_PARTITION_FETCH_BYTES = 1 << 20
 KAFKA_SHAPED_PARTITIONS = 3
 
 
@@ -68,8 +71,9 @@ class ProjectorResults:
     setting_levers: list[tuple[str, float]] = field(default_factory=list)
     # Lever: the same rebuild in one process (REBUILD_PROCESSES=1).
     rebuild_one_process: ProjectorRun | None = None
-    # Lever (embedded broker only): the main run on KAFKA_SHAPED_PARTITIONS partitions.
+    # Lever: the main run's events in batches shaped by Kafka's own per-partition cap.
     kafka_shaped: ProjectorRun | None = None
+    kafka_shaped_how: str = ""
 
     @property
     def raw_rate(self) -> float:
@@ -103,8 +107,9 @@ async def run(
     view = await footprint.measure(settings)
     batch_levers, setting_levers = await _batch_levers(stack, sizes) if with_rebuild else ([], [])
     rebuilt = one_process = kafka_shaped = None
-    if with_rebuild and stack.broker_pid is not None:  # on Kafka, the main run has its shape
-        shaped = stack.settings("shaped", events_partitions=KAFKA_SHAPED_PARTITIONS)
+    shaped_how = ""
+    if with_rebuild:
+        shaped, shaped_how = _kafka_shaped(stack)
         await publish_bulk(shaped, event_log(deployments, sizes.projector_rounds))
         kafka_shaped, _ = await project_all(
             shaped, total, stack.log_dir / "projector-shaped.log", checkpoints=checkpoints
@@ -132,7 +137,22 @@ async def run(
         setting_levers=setting_levers,
         rebuild_one_process=one_process,
         kafka_shaped=kafka_shaped,
+        kafka_shaped_how=shaped_how,
     )
+
+
+def _kafka_shaped(stack: Stack) -> tuple[Settings, str]:
+    """The shape lever's settings, and what they are, for the report."""
+    if stack.kafka.embedded is None:
+        how = f"KAFKA_MAX_PARTITION_FETCH_BYTES={KAFKA_PARTITION_FETCH_BYTES >> 20} MiB"
+        return stack.settings(
+            "shaped", kafka_max_partition_fetch_bytes=KAFKA_PARTITION_FETCH_BYTES
+        ), how
+    how = (
+        f"the same events on a {KAFKA_SHAPED_PARTITIONS}-partition topic, this broker's "
+        f"stand-in for KAFKA_MAX_PARTITION_FETCH_BYTES={KAFKA_PARTITION_FETCH_BYTES >> 20} MiB"
+    )
+    return stack.settings("shaped", events_partitions=KAFKA_SHAPED_PARTITIONS), how
 
 
 async def _batch_levers(

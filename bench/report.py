@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.broker_cost import STRETCH_SECONDS
 from bench.freshness import LEVER_FETCH_WAIT_MS, WATCHED
 from bench.profiling import Profile
-from bench.projector_bench import KAFKA_SHAPED_PARTITIONS, LEVER_ROUNDS, ProjectorResults
+from bench.projector_bench import LEVER_ROUNDS, ProjectorResults
 from bench.projector_run import ProjectorRun
 from bench.read_path import ReadResults
 from bench.targets import MB, RunResults, find_run, flatness, ratio_of, targets
@@ -119,8 +119,8 @@ def _kafka_shaped_row(proj: ProjectorResults, shaped: ProjectorRun) -> str:
     )
     versus = _fmt_ratio(ratio_of(shaped.steady_rate, proj.run.steady_rate))
     return (
-        f"| lever: batches shaped as on Kafka (the same events on a {KAFKA_SHAPED_PARTITIONS}-"
-        f"partition topic, steady: {shape}{rss}) | {proj.events - shaped.committed_at_first:,} | "
+        f"| lever: batches shaped by Kafka's own per-partition cap ({proj.kafka_shaped_how}; "
+        f"steady: {shape}{rss}) | {proj.events - shaped.committed_at_first:,} | "
         f"{shaped.seconds - shaped.first_commit_seconds:.1f} | {shaped.steady_rate:,.0f} "
         f"({versus} of the main run) |"
     )

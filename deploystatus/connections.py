@@ -123,5 +123,5 @@ def create_consumer(
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         fetch_max_bytes=settings.kafka_fetch_max_bytes,
-        max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
+        max_partition_fetch_bytes=settings.partition_fetch_bytes,
     )

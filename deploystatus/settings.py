@@ -46,10 +46,10 @@ class Settings(BaseSettings):
     # that order on every fetch, so none starves. At 0 a catch-up fetch comes from one
     # partition, as the embedded broker's always do, and a batch folds more of each
     # deployment's events into one write: ~11 per write against ~4 at Kafka's own 1 MiB on
-    # the bench's topic, for two thirds of the CPU per event and the same peak RSS once the
-    # view is full; only the RSS's rise comes sooner (bench/: the 1 MiB shape stood in for by
-    # a 3-partition topic on the embedded broker, not measured on Kafka). Fetches stay capped
-    # at KAFKA_FETCH_MAX_BYTES either way.
+    # the bench's topic, for two thirds of the CPU per event. The peak RSS is the same: at
+    # 1 MiB the first batches reach every deployment, at 0 the view fills as the partitions
+    # are reached (bench/: the 1 MiB shape stood in for by a 3-partition topic on the embedded
+    # broker; not measured on Kafka). Fetches stay capped at KAFKA_FETCH_MAX_BYTES either way.
     kafka_max_partition_fetch_bytes: int = Field(default=0, ge=0)
 
     # Projector

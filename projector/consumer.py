@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
 
@@ -35,6 +35,7 @@ from projector.exceptions import ConflictNotResolved
 from projector.fanout import Fanout, FanoutBatch, index_entry_changed
 from projector.fold import fold_records
 from projector.generations import Generations
+from projector.rebalances import OnAssigned, Rebalances
 from projector.retry import retry
 from projector.state import DeploymentState
 from projector.state_cache import StateCache
@@ -42,7 +43,6 @@ from projector.store import RedisStatusStore, Write
 
 log = logging.getLogger(__name__)
 
-OnAssigned = Callable[[set[TopicPartition]], Awaitable[None]]
 # Rounds of reload-and-refold when another writer changed a document under us. More than
 # a couple means two processes own the same partition for a while (a rebalance), which
 # settles by itself; the batch is then retried as a whole.
@@ -69,47 +69,6 @@ class Stats:
     dead_lettered: int = 0
     documents_written: int = 0
     conflicts: int = 0
-
-
-class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Makes a rebalance wait for the batch in flight and its commit, so that what this
-    process applied is committed before its partitions move to another process."""
-
-    def __init__(
-        self,
-        batch_lock: asyncio.Lock,
-        drain: Callable[[], Awaitable[None]],
-        on_assigned: OnAssigned | None,
-        cache: StateCache,
-    ) -> None:
-        self._batch_lock = batch_lock
-        self._drain = drain
-        self._on_assigned = on_assigned
-        self._cache = cache
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self._batch_lock:
-            log.info("partitions revoked: %s", _names(revoked))
-            try:
-                await self._drain()
-            except Exception:
-                # Not committed: the partitions' next owner redoes the batch (and skips what
-                # was written, by position). Stopping or a real fault shows in the loop too.
-                # The cache goes whole: its states' fan-out may not have happened, and a
-                # cached state is trusted to have been fanned out (see fanout.index_entry_changed).
-                log.exception("the last batch could not be committed before the rebalance")
-                self._cache.clear()
-            self._cache.drop_partitions({tp.partition for tp in revoked})
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("partitions assigned: %s", _names(assigned))
-        metrics.REBALANCES.inc()
-        if self._on_assigned is not None:
-            try:
-                await self._on_assigned(assigned)
-            except Exception:
-                # A failing check must not break the group protocol; it runs again next time.
-                log.exception("check on partition assignment failed")
 
 
 class Projector:
@@ -160,7 +119,7 @@ class Projector:
     def subscribe(self, topic: str, on_assigned: OnAssigned | None = None) -> None:
         self._consumer.subscribe(
             [topic],
-            listener=_Rebalances(self._batch_lock, self.drain, on_assigned, self._cache),
+            listener=Rebalances(self._batch_lock, self.drain, on_assigned, self._cache),
         )
 
     async def run(
@@ -378,7 +337,3 @@ class Projector:
             # The partitions moved to another process during the batch. What we wrote is
             # safe (compare-and-set); the new owner skips what we applied by its position.
             log.warning("offsets not committed, the group rebalanced: %s", exc)
-
-
-def _names(partitions: set[TopicPartition]) -> str:
-    return ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)) or "none"

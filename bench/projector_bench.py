@@ -48,7 +48,7 @@ SETTING_LEVERS = (
 # partition and carries ~11 of a deployment's events per write here rather than ~5. The
 # embedded broker does not apply that cap (it fills a fetch from one partition whatever it
 # says); there a topic of KAFKA_SHAPED_PARTITIONS partitions gives its fetches that shape.
-KAFKA_PARTITION_FETCH_BYTES = 1 << 20
+KAFKA_PARTITION_FETCH_BYTES = MIB
 KAFKA_SHAPED_PARTITIONS = 3
 
 
@@ -114,7 +114,6 @@ async def run(
         kafka_shaped, _ = await project_all(
             shaped, total, stack.log_dir / "projector-shaped.log", checkpoints=checkpoints
         )
-    if with_rebuild:
         rebuilt = await rebuild.rebuild(settings, total, stack.log_dir / "rebuild.log")
         # Each rebuild replaces the generation the previous one made: the same work again.
         one_process = await rebuild.rebuild(
@@ -143,14 +142,14 @@ async def run(
 
 def _kafka_shaped(stack: Stack) -> tuple[Settings, str]:
     """The shape lever's settings, and what they are, for the report."""
+    kafka_cap = f"KAFKA_MAX_PARTITION_FETCH_BYTES={KAFKA_PARTITION_FETCH_BYTES // MIB} MiB"
     if stack.kafka.embedded is None:
-        how = f"KAFKA_MAX_PARTITION_FETCH_BYTES={KAFKA_PARTITION_FETCH_BYTES >> 20} MiB"
         return stack.settings(
             "shaped", kafka_max_partition_fetch_bytes=KAFKA_PARTITION_FETCH_BYTES
-        ), how
+        ), kafka_cap
     how = (
         f"the same events on a {KAFKA_SHAPED_PARTITIONS}-partition topic, this broker's "
-        f"stand-in for KAFKA_MAX_PARTITION_FETCH_BYTES={KAFKA_PARTITION_FETCH_BYTES >> 20} MiB"
+        f"stand-in for {kafka_cap}"
     )
     return stack.settings("shaped", events_partitions=KAFKA_SHAPED_PARTITIONS), how
 

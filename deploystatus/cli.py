@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import os
 import sys
 import uuid
@@ -22,6 +23,7 @@ from deploystatus.logs import configure_logging
 from deploystatus.memory import start_trimming
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
+from deploystatus.startup import ServiceUnreachable, check_port_free, explain, reach_redis
 from deploystatus.watch import CONDITIONS
 from projector.exceptions import RebuildInterrupted, RebuildRefused
 from projector.verify import VerifyRefused
@@ -41,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"deploystatus {args.command}: {exc}\n")
     except RebuildInterrupted as exc:
         parser.exit(1, f"deploystatus {args.command}: {exc}\n")
+    except Exception as exc:
+        failure = explain(exc, settings)
+        if failure is None:
+            raise
+        # The line says what to change; the stack is for whoever debugs the command itself.
+        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=exc)
+        parser.exit(failure.exit_code, f"deploystatus {args.command}: {failure}\n")
     return result
 
 
@@ -168,6 +177,8 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
     from api.app import create_app
 
     create_app(settings)  # fails fast, in this process, on bad token settings
+    check_port_free("API_HOST", "API_PORT", settings.api_host, settings.api_port)
+    _warn_if_redis_is_unreachable(settings)
     uvicorn.run(
         "api.app:create_app_from_environment",
         factory=True,
@@ -185,6 +196,24 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def _warn_if_redis_is_unreachable(settings: Settings) -> None:
+    """The API starts without Redis (it answers 503, /readyz too, until Redis does), so that
+    an orchestrator sees it alive; the setting to check is named once, here."""
+    from api.redis_client import create_redis
+
+    async def probe() -> None:
+        redis = create_redis(settings)
+        try:
+            await reach_redis(redis, settings)
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(probe())
+    except ServiceUnreachable as exc:
+        logging.getLogger(__name__).warning("%s; until then the API answers 503", exc)
 
 
 def _publish(settings: Settings, args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from deploystatus.devstack import EmbeddedService, free_port, start_broker, star
 from deploystatus.samples import SimulatedDeployment, create_deployment, simulation_step
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
+from deploystatus.startup import start_producer
 from deploystatus.topics import ensure_topics
 from events.publisher import EventPublisher
 from projector.service import run_projector
@@ -71,6 +72,9 @@ def run_demo(settings: Settings) -> int:
             updates["jwt_secret"] = SecretStr(secrets.token_hex(32))
         if not _port_free(settings.api_host, settings.api_port):
             updates["api_port"] = free_port()
+        metrics_port = settings.projector_metrics_port
+        if metrics_port and not _port_free(settings.projector_metrics_host, metrics_port):
+            updates["projector_metrics_port"] = free_port()
         settings = settings.model_copy(update=updates)
         asyncio.run(_run(settings))
     finally:
@@ -126,7 +130,7 @@ async def _simulate(settings: Settings, stop: asyncio.Event) -> None:
         events += created
 
     producer = create_producer(settings, "deploystatus-demo")
-    await producer.start()
+    await start_producer(producer, settings)
     try:
         publisher = EventPublisher(producer, settings.events_topic)
         await publisher.publish(events)

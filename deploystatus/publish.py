@@ -9,6 +9,7 @@ from aiokafka.structs import RecordMetadata
 
 from deploystatus.connections import create_producer
 from deploystatus.settings import Settings
+from deploystatus.startup import start_producer
 from deploystatus.topics import ensure_topics
 from events.codec import decode
 from events.exceptions import InvalidEvent
@@ -48,7 +49,7 @@ async def publish_records(
     # (with its default partition count and retention).
     await ensure_topics(settings)
     producer = create_producer(settings, "deploystatus-publish")
-    await producer.start()
+    await start_producer(producer, settings)
     try:
         return await EventPublisher(producer, settings.events_topic).publish_records(records)
     finally:

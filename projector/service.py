@@ -21,6 +21,7 @@ from deploystatus.connections import (
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
+from deploystatus.startup import CannotListen, reach_kafka, reach_redis
 from deploystatus.topics import end_offsets, ensure_topics
 from projector import metrics
 from projector.changelog import Changelog
@@ -56,6 +57,9 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
     generations = Generations(redis, Keys(settings.redis_prefix))
     cleaner = GenerationCleaner(generations, settings.generation_grace_seconds)
     try:
+        # At start-up the log lines name the setting that points at what does not answer.
+        await retry(lambda: reach_kafka(settings), "connecting to Kafka", stopping)
+        await retry(lambda: reach_redis(redis, settings), "connecting to Redis", stopping)
         await retry(lambda: ensure_topics(settings), "topic creation", stopping)
         while not stopping.is_set():
             role = await retry(lambda: choose_role(settings, generations), "generation", stopping)
@@ -273,14 +277,16 @@ _metrics_servers: set[tuple[str, int]] = set()
 
 
 def start_metrics_server(port: int, host: str) -> None:
-    """Serve /metrics on ``host:port`` (a daemon thread), once per process and address."""
+    """Serve /metrics on ``host:port`` (a daemon thread), once per process and address;
+    ``CannotListen`` when that address is taken or not this host's."""
     if (host, port) in _metrics_servers:
         return
     try:
         start_http_server(port, addr=host)
     except OSError as exc:
-        # Metrics are worth an error in the log, not an outage of the projector.
-        log.error("cannot serve projector metrics on %s:%d: %s", host, port, exc)
-        return
+        # A projector without its metrics goes unwatched: refuse to start instead.
+        raise CannotListen(
+            "PROJECTOR_METRICS_HOST", "PROJECTOR_METRICS_PORT", host, port, exc
+        ) from exc
     _metrics_servers.add((host, port))
     log.info("projector metrics on http://%s:%d/metrics", host, port)

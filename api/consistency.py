@@ -47,10 +47,10 @@ async def read_at_least(
     min_offset: int,
     wait_seconds: float,
 ) -> StoredStatus | None:
-    """The document once it has applied ``min_offset`` (or whatever is served when the wait
-    runs out: the caller compares). Woken by change notifications, not by polling. Always
-    read from Redis: an event that left the document unchanged announces nothing, so only
-    Redis knows the latest applied offset."""
+    """The document once it has applied ``min_offset``, or what Redis holds when the wait
+    runs out (the caller compares, and quotes its position). Woken by the notification of
+    each position advance, not by polling. Read from Redis, never the document cache,
+    whose position may not have caught up with Redis's yet."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     # Registered before the first read: a change between the two is not missed.
@@ -59,7 +59,10 @@ async def read_at_least(
         while stored is None or stored.position < min_offset:
             remaining = deadline - loop.time()
             if remaining <= 0 or not await signal.wait_at_most(remaining):
-                break
+                # A position stored but never announced still counts; a 504 quotes it as of now.
+                return await reader.read(
+                    deployment_id, principal, client_ip, metered=False, cached=False
+                )
             signal.take()
             stored = await reader.read(
                 deployment_id, principal, client_ip, metered=False, cached=False

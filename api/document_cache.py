@@ -11,8 +11,12 @@ when that guarantee is in doubt:
   Redis reads (and their 503s) after at most that long;
 - across a (re)subscription or a generation switch, which empty the cache: messages
   published while the feed was away are unknown;
-- for a read that a notification overtook: a read in flight when a newer version of its
+- for a read that a notification overtook: a read in flight when a newer position of its
   deployment is announced does not fill the cache (positions tell which is newer).
+
+A notification that only the position moved (the document is the same, e.g. a repeated
+event) keeps the cached document and moves its position, so a cached answer's
+``X-Applied-Offset`` is the stored one, give or take the notification's delivery.
 
 Only the owner's reads fill and hit the cache (and callers that may read any deployment
 hit it). Another user's request for the same id goes to Redis as before, so the 404 answers
@@ -26,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from api.auth import Principal
 from api.metrics import CACHE_HITS, CACHE_MISSES
@@ -106,9 +110,15 @@ class DocumentCache:
             if len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def announce(self, deployment_id: str, position: int) -> None:
-        """The projector wrote a new version of this deployment's document."""
-        self._entries.pop(deployment_id, None)
+    def announce(self, deployment_id: str, position: int, document_changed: bool = True) -> None:
+        """The projector wrote ``position`` to this deployment's hash, and a new document
+        unless not ``document_changed``: then the cached document stays, at that position."""
+        if document_changed:
+            self._entries.pop(deployment_id, None)
+        else:
+            entry = self._entries.get(deployment_id)
+            if entry is not None and position > entry.status.position:
+                entry.status = replace(entry.status, position=position)
         in_flight = self._in_flight.get(deployment_id)
         if in_flight is not None and position > in_flight.announced:
             in_flight.announced = position

@@ -1,7 +1,8 @@
 """Change notifications from the projector, fanned out to this process's watchers.
 
-The projector publishes a short message on one Redis pub/sub channel each time it writes a
-document that changed. Each API process holds ONE subscription and wakes the watchers that
+The projector publishes a short message (``deploystatus.changes``) on one Redis pub/sub
+channel each time it writes a deployment's hash: its position moved, and maybe its document
+(the message says which). Each API process holds ONE subscription and wakes the watchers that
 care (by deployment id, or by owner for the per-user stream). A notification is only a
 hint: watchers re-read the document itself, so a missed or duplicated message never leaves
 anyone with a stale or wrong document. When the subscription is (re)established, every
@@ -25,6 +26,7 @@ from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 
 from api.document_cache import DocumentCache
+from deploystatus.changes import Change
 from deploystatus.connections import create_redis
 from deploystatus.keys import Keys
 from deploystatus.settings import Settings
@@ -32,22 +34,6 @@ from deploystatus.settings import Settings
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 0.5
 HEALTH_CHECK_SECONDS = 10
-
-
-@dataclass(frozen=True)
-class Change:
-    """A message of the projector's store script: "<deployment id> <owner> <position>"."""
-
-    deployment_id: str
-    owner: str  # '' when the deployment is not served (not created yet, or deleted)
-    position: int
-
-    @classmethod
-    def parse(cls, raw: bytes) -> Change | None:
-        parts = raw.decode(errors="replace").split(" ")
-        if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
-            return None
-        return cls(parts[0], parts[1], int(parts[2]))
 
 
 @dataclass(eq=False)
@@ -122,7 +108,7 @@ class ChangeFeed:
 
     def dispatch(self, change: Change) -> None:
         if self._cache is not None:
-            self._cache.announce(change.deployment_id, change.position)
+            self._cache.announce(change.deployment_id, change.position, change.document_changed)
         for signal in self._by_deployment.get(change.deployment_id, ()):
             signal.notify(change.deployment_id)
         for signal in self._by_owner.get(change.owner, ()):

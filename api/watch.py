@@ -3,8 +3,11 @@
 Authorization is the status endpoint's: token, then ownership, checked before the stream
 opens (404 alike for every not-yours case). A stream first sends the current document, then
 one `status` event per change (its `id` is the document's version: the log offset of the
-last event applied), heartbeat comments while quiet, and ends with a `deleted` event when the
-deployment is deleted. Each stream re-reads the document when woken, so it sends the latest
+last event applied), a `version` event (new `id`, no document) when the version moved but
+the document the client holds did not (a repeated event), heartbeat comments while quiet,
+and ends with a `deleted` event when the deployment is deleted. A client resuming with
+`Last-Event-ID` gets the document again whenever the version differs: which document it
+holds is not known. Each stream re-reads the document when woken, so it sends the latest
 version, never a backlog: a slow client costs nothing to the others.
 """
 
@@ -73,7 +76,10 @@ class Slot:
 
 
 WATCH_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"content": {"text/event-stream": {}}, "description": "A stream of `status` events"},
+    200: {
+        "content": {"text/event-stream": {}},
+        "description": "`status`, `version` and `deleted` events",
+    },
     401: {"model": ErrorDetail, "description": "Missing, invalid or expired bearer token"},
     404: {"model": ErrorDetail, "description": "Not a uuid, or no such deployment of yours"},
     429: {"model": ErrorDetail, "description": "Too many open streams, or over the budget"},
@@ -155,15 +161,18 @@ async def _deployment_events(
     heartbeat: float = request.app.state.watch_heartbeat_seconds
     # Registered before the first read: a change between the two is not missed.
     with feed.watch_deployment(deployment_id) as signal:
-        sent = last_event_id
+        # A resumed client's document is unknown (None): any other version sends it whole.
+        sent_id = last_event_id
+        sent_etag: str | None = None
         while True:
             stored = await _reread(request, reader, caller, deployment_id)
             if stored is None:
                 yield _event("deleted", orjson.dumps({"deployment_id": deployment_id}))
                 return
-            if str(stored.position) != sent:
-                sent = str(stored.position)
-                yield _status_event(stored, sent)
+            event_id = str(stored.position)
+            if event_id != sent_id:
+                yield _update(stored, deployment_id, event_id, sent_etag)
+                sent_id, sent_etag = event_id, stored.etag
             while not await signal.wait_at_most(heartbeat):
                 yield b": keep-alive\n\n"
             signal.take()
@@ -174,7 +183,7 @@ async def _owner_events(
 ) -> AsyncIterator[bytes]:
     heartbeat: float = request.app.state.watch_heartbeat_seconds
     user_id = caller.principal.user_id
-    sent: dict[str, int] = {}
+    sent: dict[str, tuple[int, str]] = {}  # deployment id -> version and etag sent
     with feed.watch_owner(user_id) as signal:
         changed, everything = set(await reader.owned(user_id)), True
         while True:
@@ -186,9 +195,12 @@ async def _owner_events(
                     if sent.pop(deployment_id, None) is not None:
                         body = orjson.dumps({"deployment_id": deployment_id})
                         yield _event("deleted", body, deployment_id)
-                elif sent.get(deployment_id) != stored.position:
-                    sent[deployment_id] = stored.position
-                    yield _status_event(stored, f"{deployment_id}@{stored.position}")
+                else:
+                    version, etag = sent.get(deployment_id, (None, None))
+                    if version != stored.position:
+                        event_id = f"{deployment_id}@{stored.position}"
+                        yield _update(stored, deployment_id, event_id, etag)
+                        sent[deployment_id] = (stored.position, stored.etag)
             while not await signal.wait_at_most(heartbeat):
                 yield b": keep-alive\n\n"
             changed, everything = signal.take()
@@ -209,7 +221,14 @@ async def _reread(
             await asyncio.sleep(REREAD_RETRY_SECONDS)
 
 
-def _status_event(stored: StoredStatus, event_id: str) -> bytes:
+def _update(
+    stored: StoredStatus, deployment_id: str, event_id: str, etag_sent: str | None
+) -> bytes:
+    """The document as a `status` event, or a `version` event when the client already holds
+    this document and only its version moved (an event that changed nothing)."""
+    if stored.etag == etag_sent:
+        version = {"deployment_id": deployment_id, "version": stored.position}
+        return _event("version", orjson.dumps(version), event_id)
     return _event("status", stored.document, event_id)
 
 

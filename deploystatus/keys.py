@@ -11,7 +11,7 @@ rebuild fills a new generation while the old one is read, and the switch is one 
 - ``<prefix>:<gen>:applied``     hash partition -> next offset applied into that generation
 - ``<prefix>:<gen>:dep:{<id>}``  one deployment's hash (fields below)
 - ``<prefix>:<gen>:owner:{<user>}``  set of the served deployments a user owns
-- ``<prefix>:changes``           pub/sub channel: "<id> <owner> <position>" per changed document
+- ``<prefix>:changes``           pub/sub channel: one message per write (``deploystatus.changes``)
 
 Control keys share the ``{<prefix>}`` hash tag, so a script may touch several of them on a
 Redis Cluster; a deployment's keys hash on its id.

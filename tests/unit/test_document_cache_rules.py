@@ -96,3 +96,24 @@ def test_least_recently_used_documents_go_first_and_size_zero_turns_it_off():
     off = live_cache(size=0)
     read(off, "d1", status(1))
     assert len(off) == 0
+
+
+def test_an_unchanged_document_announced_keeps_the_entry_at_the_newer_position():
+    """A position-only announcement keeps the document and raises (never lowers) its position."""
+    cache = live_cache()
+    read(cache, "d1", status(5))
+    cache.announce("d1", 7, document_changed=False)
+    assert cache.get(GEN, "d1", ALICE) == StoredStatus(b'{"v":5}', "e5", 7)
+    cache.announce("d1", 6, document_changed=False)  # older than the entry: changes nothing
+    assert cache.get(GEN, "d1", ALICE) == StoredStatus(b'{"v":5}', "e5", 7)
+    cache.announce("d1", 8)
+    assert cache.get(GEN, "d1", ALICE) is None
+
+
+def test_a_read_overtaken_by_a_newer_position_does_not_fill_even_with_the_same_document():
+    """A read older than a position-only announcement made meanwhile is not cached."""
+    cache = live_cache()
+    with cache.reading(GEN, "d1", "alice") as fill:
+        cache.announce("d1", 9, document_changed=False)
+        fill.put(status(8))  # its position is older than Redis's now
+    assert cache.get(GEN, "d1", ALICE) is None

@@ -103,6 +103,7 @@ def create_producer(settings: Settings, client_id: str, linger_ms: int = 5) -> A
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=linger_ms,
         max_batch_size=MAX_BATCH_BYTES,
+        compression_type=settings.producer_compression,
         partitioner=KeyHashCache(),
     )
 

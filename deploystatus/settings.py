@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     events_replication_factor: int = Field(default=1, ge=1)
     # Idempotent producers need InitProducerId, which the embedded dev broker refuses.
     kafka_idempotence: bool = True
+    # Compression of the record batches this project produces (changelog, dead letters,
+    # `publish`); consumers decode all four codecs whatever it is. Off by default: the
+    # projector is CPU-bound and its producers talk to brokers nearby (bench/: the lever).
+    kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
 
     # Consumer group liveness: a projector that stops heartbeating loses its partitions after
     # the session timeout (brokers refuse values below their group.min.session.timeout.ms).
@@ -138,6 +142,11 @@ class Settings(BaseSettings):
     def partition_fetch_bytes(self) -> int:
         """KAFKA_MAX_PARTITION_FETCH_BYTES as consumers apply it (0: all of a fetch)."""
         return self.kafka_max_partition_fetch_bytes or self.kafka_fetch_max_bytes
+
+    @property
+    def producer_compression(self) -> str | None:
+        """KAFKA_COMPRESSION as aiokafka's producers take it (None: uncompressed)."""
+        return None if self.kafka_compression == "none" else self.kafka_compression
 
     def as_environment(self) -> dict[str, str]:
         """Environment variables from which ``Settings()`` rebuilds these settings (to start

@@ -40,6 +40,7 @@ from projector.retry import retry
 from projector.state import DeploymentState
 from projector.state_cache import StateCache
 from projector.store import RedisStatusStore, Write
+from projector.undecodable import UndecodableBatches, locate
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Projector:
         self._cache = StateCache(state_cache_size)
         # None while replaying for a rebuild: the projectors maintain index and changelog.
         self._fanout = fanout
+        self._undecodable = UndecodableBatches(consumer, dead_letters, stopping)
         # The last batch's progress write, fan-out and commit, running in the background.
         self._tail: asyncio.Task[None] | None = None
         self.stopping = stopping
@@ -176,6 +178,11 @@ class Projector:
         # after it: its records are read again by the partitions' next owner.
         if poll.cancelled() or self.stopping.is_set():
             return {}
+        error = poll.exception()
+        bad = locate(error) if error is not None else None
+        if bad is not None:
+            await self.drain()  # so that the committed offsets are where this batch starts
+            return await self._undecodable.handle(bad, self._poll_timeout_ms)
         return poll.result()
 
     async def process(self, batch: Batch) -> None:

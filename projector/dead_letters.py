@@ -22,6 +22,8 @@ ORIGINAL_TOPIC = "dlq.original.topic"
 ORIGINAL_PARTITION = "dlq.original.partition"
 ORIGINAL_OFFSET = "dlq.original.offset"
 ORIGINAL_TIMESTAMP = "dlq.original.timestamp"
+ORIGINAL_LAST_OFFSET = "dlq.original.last_offset"  # of an undecodable batch: its offsets
+UNDECODABLE_BATCH = "undecodable_batch"
 
 
 def dead_letter_headers(
@@ -72,6 +74,26 @@ class DeadLetters:
         for record, _ in refused:
             previous = self._already_sent.get(record.partition, -1)
             self._already_sent[record.partition] = max(previous, record.offset)
+
+    async def send_undecodable(
+        self, tp: TopicPartition, first_offset: int, last_offset: int, message: str
+    ) -> None:
+        """Publish one record, with an empty value, standing for a record batch that could
+        not be decoded (``projector.undecodable``), and wait until the broker has it."""
+        if first_offset <= self._already_sent.get(tp.partition, -1):
+            return
+        headers = [
+            (ERROR_REASON, UNDECODABLE_BATCH.encode()),
+            (ERROR_MESSAGE, message.encode()),
+            (ORIGINAL_TOPIC, tp.topic.encode()),
+            (ORIGINAL_PARTITION, str(tp.partition).encode()),
+            (ORIGINAL_OFFSET, str(first_offset).encode()),
+            (ORIGINAL_LAST_OFFSET, str(last_offset).encode()),
+        ]
+        # No key or value to keep; aiokafka refuses a record with neither.
+        await (await self._producer.send(self._topic, key=None, value=b"", headers=headers))
+        previous = self._already_sent.get(tp.partition, -1)
+        self._already_sent[tp.partition] = max(previous, last_offset)
 
 
 async def dead_lettered_offsets(

@@ -47,6 +47,11 @@ DOCUMENTS_WRITTEN = Counter(
     "Status documents written to Redis; events applied per document written is how many of "
     "a deployment's events one write carries (the batches' shape, which sets the CPU per event)",
 )
+UNDECODABLE_BATCHES = Counter(
+    "deploystatus_undecodable_batches_total",
+    "Record batches of the events topic skipped because they could not be decoded (corrupt, "
+    "or compressed with a codec this process lacks)",
+)
 REBALANCES = Counter("deploystatus_rebalances_total", "Partition assignments received")
 GENERATION = Gauge(
     "deploystatus_projector_generation",

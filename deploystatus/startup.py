@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
+from redis.exceptions import InvalidResponse, RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from deploystatus.connections import RedisClient, create_producer
@@ -18,6 +18,8 @@ from deploystatus.settings import Settings
 
 EXIT_SETTING = 2  # a setting must change (or what holds a port must stop)
 EXIT_UNREACHABLE = 3  # a service did not answer: starting it, or waiting, may help
+# No Redis there (refused, silent, or something else answering), or it refused our login.
+REDIS_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, InvalidResponse)
 
 
 class CommandFailed(Exception):
@@ -95,7 +97,7 @@ def explain(error: BaseException, settings: Settings) -> CommandFailed | None:
             return seen
         if isinstance(seen, KafkaConnectionError):
             return kafka_unreachable(settings, seen)
-        if isinstance(seen, RedisConnectionError | RedisTimeoutError):
+        if isinstance(seen, REDIS_UNREACHABLE):
             return redis_unreachable(settings, seen)
         seen = seen.__cause__
     return None
@@ -128,7 +130,7 @@ async def reach_redis(redis: RedisClient, settings: Settings) -> None:
     """Redis answers a PING at REDIS_URL (or REDIS_CLUSTER_NODES)."""
     try:
         await redis.ping()
-    except (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError) as exc:
+    except (*REDIS_UNREACHABLE, RedisClusterException, OSError) as exc:
         raise redis_unreachable(settings, exc) from exc
 
 

@@ -248,3 +248,11 @@ async def test_the_traceback_is_shown_at_debug_level(settings):
     assert result.returncode == EXIT_UNREACHABLE
     assert "Traceback" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("deploystatus publish: ")
+
+
+async def test_a_redis_url_pointing_at_another_service_is_named(settings, kafka):
+    """REDIS_URL at something that is not Redis (here the broker) ends like nothing there:
+    exit 3, one line naming REDIS_URL."""
+    url = f"redis://{kafka.bootstrap_servers.split(',')[0]}/0"
+    result = await run(environment(settings, REDIS_URL=url), "rebuild", "--abort")
+    assert_gave_up(result, EXIT_UNREACHABLE, f"REDIS_URL='{url}'")

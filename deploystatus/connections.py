@@ -11,6 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 from redis.asyncio import Connection, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 
+from deploystatus.redis_fence import ServerFence, fenced
 from deploystatus.settings import Settings
 
 # Everything the view needs works on both: one key per operation, or keys sharing a hash tag.
@@ -38,9 +39,10 @@ def connection_options(redis_url: str) -> dict[str, Any]:
     )
 
 
-def create_redis(settings: Settings) -> RedisClient:
+def create_redis(settings: Settings, fence: ServerFence | None = None) -> RedisClient:
     """A Redis (or Redis Cluster) client whose calls fail fast when Redis is down, so callers
-    can answer 503 or back off instead of piling up behind a dead connection."""
+    can answer 503 or back off instead of piling up behind a dead connection. With a
+    ``fence``, its connections refuse server processes the fence has not accepted."""
     timeout = settings.redis_timeout_seconds
     nodes = settings.redis_cluster_nodes
     if not nodes and settings.redis_url.startswith(CLUSTER_SCHEME):
@@ -50,19 +52,29 @@ def create_redis(settings: Settings) -> RedisClient:
         for node in nodes.split(","):
             host, _, port = node.strip().rpartition(":")
             startup.append(ClusterNode(host, int(port)))
-        return RedisCluster(
+        cluster = RedisCluster(
             startup_nodes=startup,
             decode_responses=False,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
         )
+        if fence is not None:
+            # The nodes it discovers take the manager's options; the startup ones exist already.
+            connection_class = fenced(Connection, fence)
+            cluster.nodes_manager.connection_kwargs["connection_class"] = connection_class
+            for startup_node in cluster.nodes_manager.startup_nodes.values():
+                startup_node.connection_class = connection_class
+        return cluster
+    options = connection_options(settings.redis_url)
+    if fence is not None:
+        options["connection_class"] = fenced(options.get("connection_class", Connection), fence)
     return Redis.from_url(
         settings.redis_url,
         decode_responses=False,
         health_check_interval=30,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        **connection_options(settings.redis_url),
+        **options,
     )
 
 

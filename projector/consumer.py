@@ -17,6 +17,7 @@ position and skipped, so nothing is lost and nothing is applied twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,12 +32,13 @@ from events.codec import Decoded
 from projector import metrics
 from projector.dead_letters import DeadLetters
 from projector.decoding import Batch, decode_batch
-from projector.exceptions import ConflictNotResolved
+from projector.exceptions import ConflictNotResolved, StoreChanged
 from projector.fanout import Fanout, FanoutBatch, index_entry_changed
 from projector.fold import fold_records
 from projector.generations import Generations
 from projector.rebalances import OnAssigned, Rebalances
 from projector.retry import retry
+from projector.rollbacks import realign
 from projector.state import DeploymentState
 from projector.state_cache import StateCache
 from projector.store import RedisStatusStore, Write
@@ -103,6 +105,8 @@ class Projector:
         self._undecodable = UndecodableBatches(consumer, dead_letters, stopping)
         # The last batch's progress write, fan-out and commit, running in the background.
         self._tail: asyncio.Task[None] | None = None
+        # Partition -> the next offset this process recorded as applied in the store.
+        self._progress: dict[int, int] = {}
         self.stopping = stopping
         self.stats = Stats()
 
@@ -129,24 +133,65 @@ class Projector:
     ) -> None:
         """Poll, apply and commit until ``stopping`` is set or ``should_leave()`` (asked at most
         every ``check_every`` seconds, between batches) says so; the last batch is committed
-        before it returns."""
+        before it returns. A Redis that turned into another server process is realigned with
+        (``projector.rollbacks``) before anything more is read from it or written to it."""
         next_check = time.monotonic() + check_every
         try:
             while not self.stopping.is_set():
-                batch = await self._poll()
-                if batch:
-                    self._hold_fetching()
-                    async with self._batch_lock:
-                        with metrics.BATCH_SECONDS.time():
-                            await self.process(batch)
-                elif self._tail is not None and self._tail.done():
-                    await self.drain()  # an idle consumer still learns of a failed tail
-                if should_leave is not None and time.monotonic() >= next_check:
-                    if await retry(should_leave, "generation check", self.stopping):
+                try:
+                    if await self._step(should_leave, next_check):
                         return
+                except StoreChanged as changed:
+                    async with self._batch_lock:
+                        await self._realign(changed)
+                if time.monotonic() >= next_check:
                     next_check = time.monotonic() + check_every
         finally:
             await self.drain()
+
+    async def _step(
+        self, should_leave: Callable[[], Awaitable[bool]] | None, next_check: float
+    ) -> bool:
+        """One batch, or an idle poll; then, when due, the checks. True: leave the loop."""
+        batch = await self._poll()
+        if batch:
+            self._hold_fetching()
+            async with self._batch_lock:
+                with metrics.BATCH_SECONDS.time():
+                    await self.process(batch)
+        elif self._tail is not None and self._tail.done():
+            await self.drain()  # an idle consumer still learns of a failed tail
+        if time.monotonic() < next_check:
+            return False
+        # An idle projector still meets a Redis that changed under it, within a check.
+        await retry(self._store.ping, "Redis check", self.stopping)
+        return should_leave is not None and await retry(
+            should_leave, "generation check", self.stopping
+        )
+
+    async def _realign(self, changed: StoreChanged) -> None:
+        with contextlib.suppress(StoreChanged):
+            await self.drain()  # the tail's progress write met the same change
+        while True:
+            try:
+                await retry(
+                    partial(
+                        realign,
+                        self._consumer,
+                        self._store,
+                        self._generations,
+                        self._cache,
+                        self._progress,
+                        changed,
+                    ),
+                    "realignment with a changed Redis",
+                    self.stopping,
+                )
+            except StoreChanged as again:  # another node of a cluster changed as well
+                changed = again
+                continue
+            self._progress.clear()
+            return
 
     def _hold_fetching(self) -> None:
         """No new fetches while a batch is processed; ``_poll`` resumes them. aiokafka fetches
@@ -239,6 +284,7 @@ class Projector:
                 else []
             ),
         )
+        self._progress.update(progress)
         await self._commit(next_offsets)
 
     async def _after_previous_tail(self) -> None:

@@ -47,6 +47,11 @@ DOCUMENTS_WRITTEN = Counter(
     "Status documents written to Redis; events applied per document written is how many of "
     "a deployment's events one write carries (the batches' shape, which sets the CPU per event)",
 )
+VIEW_ROLLBACKS = Counter(
+    "deploystatus_view_rollbacks_total",
+    "Times Redis was found to have lost writes whose offsets were committed (a restart from an "
+    "older snapshot, a failover to a lagging replica); each is repaired from the log",
+)
 UNDECODABLE_BATCHES = Counter(
     "deploystatus_undecodable_batches_total",
     "Record batches of the events topic skipped because they could not be decoded (corrupt, "

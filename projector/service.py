@@ -8,8 +8,8 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import start_http_server
 
 from deploystatus.connections import (
@@ -19,6 +19,7 @@ from deploystatus.connections import (
     create_redis,
 )
 from deploystatus.keys import Keys
+from deploystatus.redis_fence import ServerFence
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
 from deploystatus.startup import CannotListen, reach_kafka, reach_redis
@@ -31,7 +32,8 @@ from projector.exceptions import ViewLost
 from projector.fanout import Fanout
 from projector.generations import Build, Generations, group_of
 from projector.retry import Stopped, retry
-from projector.store import RedisStatusStore
+from projector.rollbacks import check_on_assignment
+from projector.store import RedisStatusStore, ping_every_node
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_SECONDS = 10.0
@@ -53,7 +55,8 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
         stopping = stop_on_signals()
     if settings.projector_metrics_port:
         start_metrics_server(settings.projector_metrics_port, settings.projector_metrics_host)
-    redis = create_redis(settings)
+    fence = ServerFence()
+    redis = create_redis(settings, fence)
     generations = Generations(redis, Keys(settings.redis_prefix))
     cleaner = GenerationCleaner(generations, settings.generation_grace_seconds)
     try:
@@ -61,11 +64,15 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
         await retry(lambda: reach_kafka(settings), "connecting to Kafka", stopping)
         await retry(lambda: reach_redis(redis, settings), "connecting to Redis", stopping)
         await retry(lambda: ensure_topics(settings), "topic creation", stopping)
+        # The servers met now are the ones this process writes to; any other one met later
+        # may hold an older view (see projector.rollbacks).
+        await retry(lambda: ping_every_node(redis), "Redis", stopping)
+        fence.arm()
         while not stopping.is_set():
             role = await retry(lambda: choose_role(settings, generations), "generation", stopping)
             cleaner.schedule()
             try:
-                await _feed(settings, redis, generations, role, cleaner, stopping)
+                await _feed(settings, redis, fence, generations, role, cleaner, stopping)
             except ViewLost as lost:
                 log.error("%s; choosing the generation again", lost)
     except Stopped as stopped:
@@ -100,6 +107,7 @@ async def choose_role(settings: Settings, generations: Generations) -> Role:
 async def _feed(
     settings: Settings,
     redis: RedisClient,
+    fence: ServerFence,
     generations: Generations,
     role: Role,
     cleaner: GenerationCleaner,
@@ -107,7 +115,7 @@ async def _feed(
 ) -> None:
     """Consume into ``role.generation`` until stopped or the generation changes."""
     keys = Keys(settings.redis_prefix)
-    store = RedisStatusStore(redis, keys, role.generation, notify_channel=keys.changes)
+    store = RedisStatusStore(redis, keys, role.generation, keys.changes, fence)
     already_dead = await retry(lambda: _dead_lettered(settings), "dead-letter scan", stopping)
     # Dead letters and changelog records are sent a batch at a time and awaited: no linger.
     producer = create_producer(settings, "deploystatus-projector", linger_ms=0)
@@ -133,8 +141,11 @@ async def _feed(
                 Changelog(producer, settings.status_topic) if settings.status_topic else None,
             ),
         )
-        watch = GenerationWatch(generations, role, cleaner, consumer)
-        projector.subscribe(settings.events_topic, on_assigned=watch.check_view_is_complete)
+        watch = GenerationWatch(generations, role, cleaner)
+        projector.subscribe(
+            settings.events_topic,
+            on_assigned=partial(check_on_assignment, consumer, store, generations),
+        )
         log.info(
             "projector %s generation %s (group %r)",
             "building" if role.build else "serving",
@@ -159,18 +170,10 @@ class GenerationWatch:
     """Asked between batches whether this process should move to another generation, and
     the one that promotes a build once it has caught up with the log."""
 
-    def __init__(
-        self,
-        generations: Generations,
-        role: Role,
-        cleaner: GenerationCleaner,
-        consumer: AIOKafkaConsumer,
-    ) -> None:
+    def __init__(self, generations: Generations, role: Role, cleaner: GenerationCleaner) -> None:
         self._generations = generations
         self._role = role
         self._cleaner = cleaner
-        self._consumer = consumer
-        self._view_behind = False
 
     async def should_leave(self) -> bool:
         role, generations = self._role, self._generations
@@ -188,31 +191,7 @@ class GenerationWatch:
                 role.build = None
                 self._cleaner.schedule()
             return False
-        if self._view_behind and build is None:
-            target = await end_offsets_of(self._consumer)
-            if await generations.begin("projectors", target) is not None:
-                log.error(
-                    "generation %s lacks events its consumer group committed (Redis lost "
-                    "writes?): rebuilding it while it is still served",
-                    role.generation,
-                )
-            return True
         return current != role.generation or (build is not None and build.builder == "projectors")
-
-    async def check_view_is_complete(self, assigned: set[TopicPartition]) -> None:
-        """On assignment: committed offsets beyond what the generation recorded as applied
-        mean Redis lost writes (e.g. failed over to a stale replica)."""
-        applied = await self._generations.applied(self._role.generation)
-        for tp in assigned:
-            committed = await self._consumer.committed(tp)
-            if committed is not None and committed > applied.get(tp.partition, 0):
-                log.error(
-                    "partition %d: committed offset %d is ahead of the view's %d",
-                    tp.partition,
-                    committed,
-                    applied.get(tp.partition, 0),
-                )
-                self._view_behind = True
 
 
 class GenerationCleaner:
@@ -242,16 +221,6 @@ class GenerationCleaner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-
-async def end_offsets_of(consumer: AIOKafkaConsumer) -> dict[int, int]:
-    partitions = [
-        TopicPartition(topic, p)
-        for topic in consumer.subscription()
-        for p in consumer.partitions_for_topic(topic) or ()
-    ]
-    ends = await consumer.end_offsets(partitions)
-    return {tp.partition: offset for tp, offset in ends.items()}
 
 
 async def _dead_lettered(settings: Settings) -> dict[int, int]:

@@ -68,5 +68,9 @@ class StateCache:
     def clear(self) -> None:
         self._entries.clear()
 
+    def positions(self) -> dict[str, int]:
+        """Each held deployment's position: the newest writes of this process."""
+        return {d: state.position for d, (_, state) in self._entries.items()}
+
     def __len__(self) -> int:
         return len(self._entries)

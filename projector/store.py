@@ -12,14 +12,17 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
 from deploystatus import keys as fields
+from deploystatus.changes import SAME_DOCUMENT, change_message
 from deploystatus.connections import RedisClient
 from deploystatus.keys import Keys
+from deploystatus.redis_fence import ServerChanged, ServerFence
 from deploystatus.scripts import LuaScript, run_scripts
 from projector.document import etag, render
-from projector.exceptions import StoreUnavailable, ViewLost
+from projector.exceptions import StoreChanged, StoreUnavailable, ViewLost
 from projector.state import DeploymentState
 from projector.stored_state import from_stored, to_stored
 
@@ -29,7 +32,7 @@ CHUNK = 1_000
 T = TypeVar("T")
 
 # ARGV: expected position, new position, state, document ('' = not served), owner, etag,
-# change channel ('' = none), change message
+# change channel ('' = none), change message (see deploystatus.changes)
 SAVE = LuaScript(
     f"""
 local current = redis.call('HGET', KEYS[1], '{fields.POSITION}') or '-1'
@@ -46,8 +49,14 @@ else
   redis.call('HSET', KEYS[1], '{fields.DOCUMENT}', ARGV[4], '{fields.OWNER}', ARGV[5],
              '{fields.ETAG}', ARGV[6])
 end
--- Watchers hear of a change only when the served document changed, atomically with it.
-if ARGV[7] ~= '' and old_etag ~= ARGV[6] then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
+-- Every position advance is announced with the write, so waiters for a repeat's offset wake.
+if ARGV[7] ~= '' then
+  if old_etag == ARGV[6] then
+    redis.call('PUBLISH', ARGV[7], ARGV[8] .. ' {SAME_DOCUMENT}')
+  else
+    redis.call('PUBLISH', ARGV[7], ARGV[8])
+  end
+end
 return 1
 """
 )
@@ -74,11 +83,18 @@ class RedisStatusStore:
     """The deployment hashes of one generation of the view."""
 
     def __init__(
-        self, redis: RedisClient, keys: Keys, generation: str, notify_channel: str = ""
+        self,
+        redis: RedisClient,
+        keys: Keys,
+        generation: str,
+        notify_channel: str = "",
+        fence: ServerFence | None = None,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self.generation = generation
+        # The fence of ``redis``'s connections, if it has one (see deploystatus.redis_fence).
+        self._fence = fence
         # Where change notifications go ('' = nowhere): the served generation's writers set
         # it; a rebuild sets it once its generation is served.
         self.notify_channel = notify_channel
@@ -129,7 +145,7 @@ class RedisStatusStore:
             state.owner or "",
             write.etag,
             self.notify_channel,
-            f"{state.deployment_id} {state.owner or ''} {state.position}",
+            change_message(state.deployment_id, state.owner or "", state.position),
         ]
         return self._keys.deployment(self.generation, state.deployment_id), args
 
@@ -147,9 +163,42 @@ class RedisStatusStore:
                     pipe.srem(key, state.deployment_id)
             await pipe.execute()
 
+    @property
+    def spans_nodes(self) -> bool:
+        """Whether the view is spread over several Redis servers (a Redis Cluster)."""
+        return isinstance(self._redis, RedisCluster)
+
+    async def positions(self, deployment_ids: Sequence[str]) -> dict[str, int]:
+        """The stored positions of these deployments (-1 where none is stored)."""
+        positions: dict[str, int] = {}
+        for chunk in _chunks(deployment_ids):
+            async with translate_errors("read positions"):
+                pipe = self._redis.pipeline(transaction=False)
+                for deployment_id in chunk:
+                    pipe.hget(
+                        self._keys.deployment(self.generation, deployment_id), fields.POSITION
+                    )
+                replies = await pipe.execute()
+            for deployment_id, raw in zip(chunk, replies, strict=True):
+                positions[deployment_id] = int(raw) if raw is not None else -1
+        return positions
+
+    def accept(self, changed: StoreChanged) -> None:
+        """Talk to the changed server from now on (its data has been looked at)."""
+        if self._fence is not None:
+            self._fence.accept(changed.changed)
+
     async def ping(self) -> None:
+        """Reach every server of the store, so that an idle projector meets a changed one."""
         async with translate_errors("ping"):
-            await self._redis.ping()
+            await ping_every_node(self._redis)
+
+
+async def ping_every_node(redis: RedisClient) -> None:
+    if isinstance(redis, RedisCluster):
+        await redis.ping(target_nodes=RedisCluster.PRIMARIES)
+    else:
+        await redis.ping()
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -162,5 +211,7 @@ async def translate_errors(operation: str) -> AsyncIterator[None]:
     """Driver errors become ``StoreUnavailable`` here, at the adapter's edge."""
     try:
         yield
+    except ServerChanged as exc:
+        raise StoreChanged(exc) from exc
     except (RedisError, OSError) as exc:
         raise StoreUnavailable(f"Redis could not {operation}: {exc!r}") from exc

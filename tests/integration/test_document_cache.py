@@ -19,6 +19,7 @@ from harness import (
     wait_for,
     wait_for_view,
 )
+from prometheus_client import REGISTRY
 
 from deploystatus.connections import create_redis
 from deploystatus.samples import create_deployment
@@ -33,6 +34,12 @@ async def read_scripts_run(settings) -> int:
     async with create_redis(settings) as redis:
         stats = await redis.info("commandstats")
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def cache_misses() -> float:
+    """The document cache's misses so far in this process (the API runs in the tests')."""
+    labels = {"result": "miss"}
+    return REGISTRY.get_sample_value("deploystatus_api_document_cache_lookups_total", labels) or 0
 
 
 @pytest.fixture
@@ -125,3 +132,22 @@ async def test_lost_subscription_empties_the_cache(unmetered):
             lambda r: r.json()["target_replicas"] == 3,
             "the change after resubscription",
         )
+
+
+async def test_a_repeated_event_keeps_the_cached_document_at_the_stored_position(unmetered):
+    """An event that changes nothing (a repeated id) keeps the cached document and moves its
+    X-Applied-Offset to the position now stored; the owner's reads stay off Redis."""
+    settings = unmetered
+    async with alices_deployment(settings, 10) as (client, _, events, url, alice):
+        first = await client.get(url, headers=alice)
+        misses = cache_misses()
+        [repeated] = await publish(settings, [events[-1]])
+        assert repeated.offset > int(first.headers["x-applied-offset"])
+        moved = await wait_for(
+            lambda: client.get(url, headers=alice),
+            lambda r: r.headers["x-applied-offset"] == str(repeated.offset),
+            "the stored position in the cached answer",
+        )
+        assert moved.content == first.content
+        assert moved.headers["etag"] == first.headers["etag"]
+        assert cache_misses() == misses  # kept, not dropped and read again

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 
 import pytest
 
+from api.notifications import ChangeFeed
+from deploystatus.changes import Change
 from deploystatus.connections import create_redis
 from deploystatus.keys import Keys
 from events import new_event
@@ -48,3 +52,43 @@ async def test_unknown_deployments_load_as_none(settings):
     async with create_redis(settings) as redis:
         store = RedisStatusStore(redis, Keys(settings.redis_prefix), "g-test")
         assert await store.load(ids) == dict.fromkeys(ids)
+
+
+async def test_every_position_advance_is_announced_saying_whether_the_document_changed(settings):
+    """Each write publishes one message, heard by the API's feed: a repeated event id (the
+    document unchanged) is announced as a position-only advance."""
+    deployment_id, owner = str(uuid.uuid4()), str(uuid.uuid4())
+    created = new_event(
+        "deployment.created", deployment_id, {"user_id": owner, "name": "web", "target_replicas": 1}
+    )
+    scaled = new_event("deployment.scaled", deployment_id, {"target_replicas": 2})
+    keys = Keys(settings.redis_prefix)
+    heard: list[Change] = []
+    all_heard = asyncio.Event()
+
+    def hear(change: Change) -> None:
+        heard.append(change)
+        if len(heard) == 3:
+            all_heard.set()
+
+    feed = ChangeFeed(settings)
+    feed.dispatch = hear  # type: ignore[method-assign]
+    await feed.start()
+    try:
+        await asyncio.wait_for(feed.subscribed.wait(), 10)
+        async with create_redis(settings) as redis:
+            store = RedisStatusStore(redis, keys, "g-test", notify_channel=keys.changes)
+            state = None
+            for offset, event in enumerate((created, scaled, scaled)):
+                expected = state.position if state is not None else -1
+                state = apply_record(state, event, offset)
+                assert await store.save([Write(state, expected)]) == set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_heard.wait(), 10)
+    finally:
+        await feed.stop()
+    assert heard == [
+        Change(deployment_id, owner, 0, document_changed=True),
+        Change(deployment_id, owner, 1, document_changed=True),
+        Change(deployment_id, owner, 2, document_changed=False),
+    ]

@@ -22,6 +22,7 @@ from harness import (
     run_cli,
     running_api,
     running_projector,
+    served_generation,
     stored_documents,
     wait_for,
     wait_for_view,
@@ -29,6 +30,7 @@ from harness import (
 
 from deploystatus.connections import create_producer, create_redis
 from deploystatus.devstack import free_port
+from deploystatus.keys import POSITION, Keys
 from deploystatus.samples import create_deployment
 from deploystatus.watch import ServerSentEvent, parse_events, watch
 from events import new_event
@@ -322,3 +324,126 @@ async def test_watch_client_survives_an_api_restart(watch_settings):
             assert await asyncio.wait_for(following, 60) == 0
     assert "health=healthy" in output.getvalue()
     assert "health=degraded" in output.getvalue()
+
+
+@pytest.fixture
+def unmetered(watch_settings):
+    """Settings without request budgets: each API read is then one EVALSHA, and nothing else."""
+    return watch_settings.model_copy(
+        update={"api_rate_limit_per_user": 0, "api_rate_limit_per_ip": 0}
+    )
+
+
+async def read_scripts_run(settings) -> int:
+    """How many EVALSHA commands Redis has run so far (the API's reads are EVALSHA)."""
+    async with create_redis(settings) as redis:
+        stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+@contextlib.asynccontextmanager
+async def repeat_of_an_applied_event(settings, seed: int):
+    """A projector and an API serving one deployment of a new owner, whose last event was
+    applied at offset N: yields the client, the deployment, the owner's headers, N and that
+    event (publishing it again, as a producer retry does, changes nothing but the position)."""
+    owner = str(uuid.uuid4())
+    dep, events = create_deployment(owner, "web", 1, random.Random(seed))
+    scaled = new_event("deployment.scaled", dep.deployment_id, {"target_replicas": 3})
+    async with running_projector(settings), running_api(settings) as client:
+        *_, written = await publish(settings, [*events, scaled])
+        await wait_for_view(settings, [*events, scaled])
+        yield client, dep, bearer(settings, owner), written.offset, scaled
+
+
+async def test_a_waiter_is_answered_when_a_repeated_event_advances_the_position(unmetered):
+    """A `min_offset` waiter for the offset of a repeated event (the document unchanged)
+    gets 200 as soon as that position is stored, not 504 when its wait runs out."""
+    settings = unmetered
+    async with repeat_of_an_applied_event(settings, 90) as (client, dep, headers, applied, event):
+        url = f"/status/{dep.deployment_id}"
+        before = await client.get(url, headers=headers)
+        repeat_offset = applied + 1  # the next record of the deployment's partition
+        reads = await read_scripts_run(settings)
+        started = time.monotonic()
+        waiter = asyncio.create_task(
+            client.get(url, params={"min_offset": repeat_offset, "wait": "8s"}, headers=headers)
+        )
+        await wait_for(lambda: read_scripts_run(settings), lambda n: n > reads, "the first read")
+        [repeated] = await publish(settings, [event])
+        assert repeated.offset == repeat_offset
+        response = await waiter
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200, response.text
+    assert int(response.headers["x-applied-offset"]) >= repeat_offset
+    assert response.headers["etag"] == before.headers["etag"]
+    assert elapsed < 4, f"answered after {elapsed:.1f}s"
+
+
+async def test_a_waiter_reads_once_more_before_504_and_quotes_the_stored_offset(unmetered):
+    """A position stored without any notification still answers a waiter when its wait runs
+    out (200), and a 504 names the applied offset as stored at that moment."""
+    settings = unmetered
+    owner = str(uuid.uuid4())
+    dep, events = create_deployment(owner, "web", 1, random.Random(92))
+    url, headers = f"/status/{dep.deployment_id}", bearer(settings, owner)
+    async with running_api(settings) as client:
+        async with running_projector(settings):
+            *_, last = await publish(settings, events)
+            await wait_for_view(settings, events)
+        reads = await read_scripts_run(settings)
+
+        def waiting_for(offset: int) -> asyncio.Task[httpx.Response]:
+            params = {"min_offset": offset, "wait": "1s"}
+            return asyncio.create_task(client.get(url, params=params, headers=headers))
+
+        reached, beyond = waiting_for(last.offset + 2), waiting_for(last.offset + 5)
+        await wait_for(lambda: read_scripts_run(settings), lambda n: n >= reads + 2, "2 reads")
+        # The position moves with no notification, as a lost message would leave it.
+        generation = await served_generation(settings)
+        async with create_redis(settings) as redis:
+            key = Keys(settings.redis_prefix).deployment(generation, dep.deployment_id)
+            await redis.hset(key, POSITION, last.offset + 3)
+        ok, late = await reached, await beyond
+    assert ok.status_code == 200, ok.text
+    assert ok.headers["x-applied-offset"] == str(last.offset + 3)
+    assert late.status_code == 504
+    assert late.json()["detail"] == (
+        f"Deployment {dep.deployment_id}: requested offset {last.offset + 5}, "
+        f"applied offset {last.offset + 3}; retry later"
+    )
+
+
+async def test_a_repeated_event_moves_the_watch_id_without_resending_the_document(unmetered):
+    """A repeated event (document unchanged) sends a `version` event with the new `id` on
+    both streams; resuming from that id sends nothing, from the one before the document."""
+    settings = unmetered
+    async with repeat_of_an_applied_event(settings, 91) as (client, dep, headers, applied, event):
+        path = f"/status/{dep.deployment_id}/watch"
+        async with (
+            stream(client, path, headers) as one,
+            stream(client, "/status/watch", headers) as mine,
+        ):
+            first = await next_event(one)
+            assert first.id == str(applied)
+            assert (await next_event(mine)).id == f"{dep.deployment_id}@{applied}"
+            [repeated] = await publish(settings, [event])
+            version = {"deployment_id": dep.deployment_id, "version": repeated.offset}
+            async with asyncio.timeout(30):
+                moved, moved_too = await anext(one), await anext(mine)
+            assert (moved.name, moved.id) == ("version", str(repeated.offset))
+            assert orjson.loads(moved.data) == version
+            assert (moved_too.name, moved_too.id) == (
+                "version",
+                f"{dep.deployment_id}@{repeated.offset}",
+            )
+            assert orjson.loads(moved_too.data) == version
+        async with stream(client, path, {**headers, "Last-Event-ID": moved.id}) as resumed:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(1.5):
+                    await anext(resumed)
+        async with stream(client, path, {**headers, "Last-Event-ID": first.id}) as resumed:
+            async with asyncio.timeout(30):
+                again = await anext(resumed)
+    assert again.name == "status"
+    assert again.id == str(repeated.offset)
+    assert again.data == first.data

@@ -33,7 +33,8 @@ LEVER_BATCHES: tuple[tuple[int | None, int | None], ...] = (
 )
 # Levers: the projector with one of its settings undone (bench/projector_lever.py), default
 # batch size: the collector's first threshold at CPython's default (700) and at the setting
-# before issue 7's fourth round (50,000; now GC_FIRST_THRESHOLD); asyncio's loop.
+# before issue 7's fourth round (50,000; now GC_FIRST_THRESHOLD); asyncio's loop; the
+# changelog produced compressed (KAFKA_COMPRESSION, whose default is none).
 SETTING_LEVERS = (
     (
         f"GC first threshold 700 (CPython's default; the projector sets {GC_FIRST_THRESHOLD:,})",
@@ -41,6 +42,13 @@ SETTING_LEVERS = (
     ),
     ("GC first threshold 50,000 (the setting before)", ["--gc-gen0", "50000"]),
     ("asyncio's event loop instead of uvloop", ["--asyncio-loop"]),
+    *(
+        (
+            f"KAFKA_COMPRESSION={codec} (the changelog compressed; default none)",
+            ["--compression", codec],
+        )
+        for codec in ("lz4", "zstd", "gzip")
+    ),
 )
 # The lever of the batches' shape: Kafka's own cap on a partition's share of a fetch
 # (1 MiB: ~4,500 events of a partition's ~830 deployments), which the projector lifts by

@@ -23,8 +23,8 @@ class Settings(BaseSettings):
     # Idempotent producers need InitProducerId, which the embedded dev broker refuses.
     kafka_idempotence: bool = True
     # Compression of the record batches this project produces (changelog, dead letters,
-    # `publish`); consumers decode all four codecs whatever it is. Off by default: the
-    # projector is CPU-bound and its producers talk to brokers nearby (bench/: the lever).
+    # `publish`); its own consumers decode all four codecs whatever it is. Off by default:
+    # any client reads uncompressed batches without codec libraries (the changelog's readers).
     kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
 
     # Consumer group liveness: a projector that stops heartbeating loses its partitions after

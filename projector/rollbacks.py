@@ -111,8 +111,13 @@ async def realign(
             sorted(behind) or "none",
             _describe(targets),
         )
+    elif store.spans_nodes:
+        # A shard keeps no progress of its own: what it lost cannot be ruled out.
+        targets = await rewind_targets(consumer, store, applied, assigned)
+        log.warning("%s; reading %s again to be sure", changed, _describe(targets))
     else:
-        # Nothing lost: only the batch in flight, cut short by the change, is read again.
+        # A single Redis that holds this process's newest writes and progress lost nothing
+        # before them: only the batches since the progress write are read again.
         targets = {tp: await _committed_or_applied(consumer, tp, applied) for tp in assigned}
         log.warning("%s; it holds every write of this process, going on", changed)
     # Committed first: a projector restarted meanwhile, or the partitions' next owner,

@@ -109,7 +109,7 @@ class UndecodableBatches:
                 await asyncio.wait_for(self._stopping.wait(), self._retry_seconds)
             return {}
         self._failures.pop(key, None)
-        before = await self._records_before(bad, poll_timeout_ms)
+        before = await records_before(self._consumer, bad, poll_timeout_ms, self._stopping)
         if self._stopping.is_set():
             return {}  # the partition's next reader meets the batch again
         dead_letters = self._dead_letters
@@ -150,28 +150,27 @@ class UndecodableBatches:
                 else:
                     self._consumer.seek(tp, committed)
 
-    async def _records_before(
-        self, bad: BadBatch, poll_timeout_ms: int
-    ) -> list[ConsumerRecord[bytes, bytes]]:
-        """The records of ``bad.tp`` from its position up to the batch, one poll each: a poll
-        for more would decode the batch, raise, and lose them."""
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        while not self._stopping.is_set():
-            try:
-                if await self._consumer.position(bad.tp) >= bad.first_offset:
-                    break
-                polled = await self._consumer.getmany(
-                    bad.tp, timeout_ms=poll_timeout_ms, max_records=1
-                )
-            except IllegalStateError:
-                return []  # revoked: its next owner meets the batch
-            except Exception as exc:
-                again = locate(exc)
-                if again is not None and (again.tp, again.first_offset) == (
-                    bad.tp,
-                    bad.first_offset,
-                ):
-                    break  # only records that are not events (control records) were left
-                raise
-            records += polled.get(bad.tp, [])
-        return records
+
+async def records_before(
+    consumer: AIOKafkaConsumer, bad: BadBatch, poll_timeout_ms: int, stopping: asyncio.Event
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records of ``bad.tp`` from its position up to the batch, one poll each: a poll
+    for more would decode the batch, raise, and lose them."""
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    while not stopping.is_set():
+        try:
+            if await consumer.position(bad.tp) >= bad.first_offset:
+                break
+            polled = await consumer.getmany(bad.tp, timeout_ms=poll_timeout_ms, max_records=1)
+        except IllegalStateError:
+            return []  # revoked: its next owner meets the batch
+        except Exception as exc:
+            again = locate(exc)
+            if again is not None and (again.tp, again.first_offset) == (
+                bad.tp,
+                bad.first_offset,
+            ):
+                break  # only records that are not events (control records) were left
+            raise
+        records += polled.get(bad.tp, [])
+    return records

@@ -4,9 +4,11 @@ compare them with what Redis serves."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -22,7 +24,9 @@ from projector.fold import apply_record
 from projector.generations import Generations
 from projector.state import DeploymentState
 from projector.store import translate_errors
+from projector.undecodable import BadBatch, locate, records_before
 
+logger = logging.getLogger(__name__)
 # The served view may be a little behind or ahead of the log snapshot read; such documents
 # are compared again after reading further, this many times, a second apart.
 RECHECK_ROUNDS = 5
@@ -54,6 +58,8 @@ async def verify(settings: Settings, sample: int | None = None) -> tuple[str, in
         log = _Log(consumer, settings.events_topic)
         await log.start()
         await log.read_to_end()
+        for bad in log.skipped:
+            logger.warning("skipped an undecodable record batch, as the projectors do: %s", bad)
         ids = sorted(log.states)
         if sample is not None and sample < len(ids):
             ids = sorted(random.sample(ids, sample))
@@ -86,6 +92,8 @@ class _Log:
         self._consumer = consumer
         self._topic = topic
         self.states: dict[str, DeploymentState] = {}
+        self.skipped: list[BadBatch] = []  # undecodable record batches, skipped
+        self._next: dict[TopicPartition, int] = {}  # partition -> next offset to fold
 
     async def start(self) -> None:
         await self._consumer.topics()
@@ -101,12 +109,30 @@ class _Log:
         ends = await self._consumer.end_offsets(partitions)
         remaining = {tp for tp in partitions if await self._consumer.position(tp) < ends[tp]}
         while remaining:
-            batch = await self._consumer.getmany(*remaining, timeout_ms=1000, max_records=10000)
+            try:
+                batch = await self._consumer.getmany(*remaining, timeout_ms=1000, max_records=10000)
+            except Exception as exc:
+                bad = locate(exc)
+                if bad is None:
+                    raise
+                batch = await self._skip(bad)
             for tp, records in batch.items():
                 for record in records:
                     self._fold(record.key, record.value, record.offset)
-                if records and records[-1].offset + 1 >= ends[tp]:
+                    self._next[tp] = record.offset + 1
+                if self._next.get(tp, 0) >= ends[tp]:
                     remaining.discard(tp)
+
+    async def _skip(self, bad: BadBatch) -> dict[TopicPartition, list[Any]]:
+        """Skip an undecodable batch as the projectors do (they dead-letter it): the records
+        before it, which the failed poll dropped, are read again first."""
+        self.skipped.append(bad)
+        for tp in self._consumer.assignment():
+            self._consumer.seek(tp, self._next.get(tp, 0))
+        before = await records_before(self._consumer, bad, 1000, asyncio.Event())
+        self._consumer.seek(bad.tp, bad.next_offset)
+        self._next[bad.tp] = bad.next_offset
+        return {bad.tp: before}
 
     def _fold(self, key: bytes | None, value: bytes | None, offset: int) -> None:
         try:

@@ -8,6 +8,8 @@ import asyncio
 import collections
 import json
 import random
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from harness import (
     run_cli,
     running_projector,
     served_generation,
+    settings_env,
     start_cli,
     stop_process,
     wait_for,
@@ -178,7 +181,8 @@ async def test_an_undecodable_batch_is_dead_lettered_once_and_the_partition_move
     await publish(settings, [*after, *other_events])
 
     log = tmp_path / "projector.log"
-    projector = start_cli(settings, "projector", log=log, env=without_cramjam(tmp_path))
+    hidden = without_cramjam(tmp_path)
+    projector = start_cli(settings, "projector", log=log, env=hidden)
     try:
         await wait_for_view(settings, [*before, *after, *other_events], patience=90)
         assert await wait_for(
@@ -208,3 +212,15 @@ async def test_an_undecodable_batch_is_dead_lettered_once_and_the_partition_move
     message = errors[0]["message"]
     assert f"{settings.events_topic}[{partition}] offsets {first}-{last}" in message
     assert (errors[0]["partition"], errors[0]["offset"]) == (partition, first)
+
+    # verify, which cannot decode the batch either, skips it as the projector did.
+    verified = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "deploystatus", "verify"],
+        env={**settings_env(settings), **hidden},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+    assert b"skipped an undecodable record batch" in verified.stderr

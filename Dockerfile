@@ -12,6 +12,8 @@ COPY events ./events
 COPY projector ./projector
 COPY api ./api
 COPY deploystatus ./deploystatus
+COPY cli ./cli
+COPY devtools ./devtools
 RUN pip install . && useradd --system --no-create-home deploystatus
 
 USER deploystatus

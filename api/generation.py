@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from deploystatus.connections import RedisClient
-from deploystatus.keys import Keys
+from deploystatus.view.client import RedisClient
+from deploystatus.view.keys import Keys
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 1.0

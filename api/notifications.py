@@ -1,6 +1,6 @@
 """Change notifications from the projector, fanned out to this process's watchers.
 
-The projector publishes a short message (``deploystatus.changes``) on one Redis pub/sub
+The projector publishes a short message (``deploystatus.view.changes``) on one Redis pub/sub
 channel each time it writes a deployment's hash: its position moved, and maybe its document
 (the message says which). Each API process holds ONE subscription and wakes the watchers that
 care (by deployment id, or by owner for the per-user stream). A notification is only a
@@ -26,10 +26,10 @@ from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisError
 
 from api.document_cache import DocumentCache
-from deploystatus.changes import Change
-from deploystatus.connections import create_redis
-from deploystatus.keys import Keys
 from deploystatus.settings import Settings
+from deploystatus.view.changes import Change
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import Keys
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 0.5

@@ -19,9 +19,9 @@ from api.generation import GenerationCache
 from api.ratelimit import COUNT, RateLimiter
 from api.scripts import LuaScript, run_pipeline
 from api.stored import StoredStatus
-from deploystatus import keys as fields
-from deploystatus.connections import RedisClient
-from deploystatus.keys import Keys
+from deploystatus.view import keys as fields
+from deploystatus.view.client import RedisClient
+from deploystatus.view.keys import Keys
 
 # KEYS[1] the deployment's hash; ARGV: the caller's user id, '1' if it may read any
 # deployment. Returns {etag, document, position} when served to this caller, else nil. Lua strings

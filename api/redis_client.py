@@ -8,9 +8,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from api.watch import WATCH_READS
-from deploystatus import connections
-from deploystatus.connections import RedisClient
 from deploystatus.settings import Settings
+from deploystatus.view import client as connections
+from deploystatus.view.client import RedisClient
 
 # Beyond the requests in progress: the generation refresh and /readyz.
 SPARE_CONNECTIONS = 8

@@ -1,4 +1,4 @@
-"""The API's script calls: budgets and reads in one round trip (``deploystatus.scripts``),
+"""The API's script calls: budgets and reads in one round trip (``deploystatus.view.scripts``),
 any Redis failure turned into the 503 of ``StoreUnavailable``."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from api.exceptions import StoreUnavailable
-from deploystatus.connections import RedisClient
-from deploystatus.scripts import LuaScript, run_scripts
+from deploystatus.view.client import RedisClient
+from deploystatus.view.scripts import LuaScript, run_scripts
 
 __all__ = ["LuaScript", "run_pipeline"]
 

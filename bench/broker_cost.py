@@ -24,7 +24,7 @@ from bench.kafka_io import assign_whole_topic
 from bench.probes import paced
 from bench.procs import CpuShare
 from bench.services import Stack
-from deploystatus.connections import create_consumer, create_producer
+from deploystatus.kafka import create_consumer, create_producer
 from deploystatus.settings import Settings
 from deploystatus.topics import ensure_topics
 

@@ -13,9 +13,9 @@ from bench.dataset import Record
 from events.codec import decode
 from events.models import DeploymentStatusChanged
 from events.times import format_time
-from projector.document import render
-from projector.fold import apply
-from projector.state import DeploymentState
+from projector.core.document import render
+from projector.core.fold import apply
+from projector.core.state import DeploymentState
 
 
 @dataclass(frozen=True, slots=True)

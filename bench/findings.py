@@ -11,12 +11,12 @@ KEEP_THRESHOLD = 0.03  # a lever within 3% of ours is noise on this machine
 # Where each lever lives in the code, and what its measurement asks of it.
 LEVER_ADVICE = {
     "asyncio+h11": (
-        '`deploystatus/cli.py::_api` pins `loop="uvloop", http="httptools"`, so a slimmer '
+        '`cli/main.py::_api` pins `loop="uvloop", http="httptools"`, so a slimmer '
         "image cannot fall back to these silently."
     ),
     "granian": (
         "granian (a Rust HTTP server; one worker, one runtime thread, uvloop) in place of "
-        "uvicorn with httptools; `deploystatus/cli.py::_api` runs uvicorn. Compare with the "
+        "uvicorn with httptools; `cli/main.py::_api` runs uvicorn. Compare with the "
         "bare endpoint on granian, the ceiling it would set."
     ),
     "access log": (
@@ -25,7 +25,7 @@ LEVER_ADVICE = {
     ),
     "hiredis": (
         "hiredis parses replies (and, since issue 7, packs the projector's commands: "
-        "`deploystatus/connections.py::HiredisPackingConnection`); on the read path, with "
+        "`deploystatus/view/client.py::HiredisPackingConnection`); on the read path, with "
         "most reads answered from the document cache, there is little left for it to do."
     ),
     "token cache": (

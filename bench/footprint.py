@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from deploystatus import keys as fields
 from deploystatus.settings import Settings
+from deploystatus.view import keys as fields
 
 SAMPLE = 500
 

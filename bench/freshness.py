@@ -41,10 +41,10 @@ from bench.projector_run import PROJECTOR_ARGS
 from bench.read_path import ReadSetup
 from bench.servers import serving
 from bench.services import Stack, spawn, stop
-from deploystatus.connections import create_producer
+from cli.watch_client import parse_events
+from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets
-from deploystatus.watch import parse_events
 
 PROBE_EVERY_TICKS = 2
 POLL_MS = 3

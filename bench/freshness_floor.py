@@ -31,7 +31,7 @@ from bench.probes import Latencies, paced
 from bench.procs import CpuShare
 from bench.read_path import ReadSetup
 from bench.services import Stack
-from deploystatus.connections import create_consumer, create_producer
+from deploystatus.kafka import create_consumer, create_producer
 
 # A probe not received by then is counted as timed out.
 RECEIVE_TIMEOUT_SECONDS = 10.0

@@ -32,7 +32,7 @@ _PLUMBING = (
     "run (asyncio/runners.py)",
     "BaseEventLoop._run_once",
     "Handle._run",
-    "_projector (deploystatus/cli.py)",
+    "_projector (cli/main.py)",
     "asyncio_run",
     "BaseEventLoop.run",
 )

@@ -16,7 +16,7 @@ from bench.kafka_io import consume_all, publish_bulk
 from bench.profiling import Profile, summarise
 from bench.projector_run import ProjectorRun, project_all
 from bench.services import Stack
-from deploystatus.cli import GC_FIRST_THRESHOLD
+from cli.main import GC_FIRST_THRESHOLD
 from deploystatus.settings import Settings
 
 RAW_CONSUME_DEADLINE_SECONDS = 300

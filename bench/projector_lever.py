@@ -3,7 +3,7 @@
 that setting pays:
 
 - ``--gc-gen0 N``: the garbage collector's first threshold at N instead of the one the
-  projector sets (`deploystatus/cli.py::GC_FIRST_THRESHOLD`; CPython's default is 700). A
+  projector sets (`cli/main.py::GC_FIRST_THRESHOLD`; CPython's default is 700). A
   batch keeps its events and new states alive until it is written, and every
   young-generation collection walks all of them.
 - ``--asyncio-loop``: asyncio's own event loop instead of uvloop.
@@ -23,7 +23,7 @@ import sys
 
 import uvloop
 
-from deploystatus.cli import main
+from cli.main import main
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

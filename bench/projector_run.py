@@ -1,4 +1,4 @@
-"""One projector process, ``python -m deploystatus projector`` as deployed, timed from spawn
+"""One projector process, ``deploystatus projector`` as deployed, timed from spawn
 until its consumer group has committed every record of the topic, with its RSS followed.
 
 Progress is polled every ``POLL_SECONDS``, which is the resolution of the times measured and
@@ -20,14 +20,14 @@ from redis.asyncio import Redis
 from bench.kafka_io import GroupProgress
 from bench.procs import cpu_seconds, peak_rss_bytes, reset_peak_rss, rss_bytes
 from bench.services import spawn, stop, tail
-from deploystatus.devstack import free_port
 from deploystatus.settings import Settings
+from devtools.devstack import free_port
 
 POLL_SECONDS = 0.25
 # After the last commit, how long the projector may take to promote the generation it built
 # (it checks between batches, about every second), so that the view is served afterwards.
 SERVED_TIMEOUT_SECONDS = 60
-PROJECTOR_ARGS = ["-m", "deploystatus", "projector"]
+PROJECTOR_ARGS = ["-m", "cli", "projector"]
 CACHED_STATES = "deploystatus_projector_cached_states"
 EVENTS_APPLIED = "deploystatus_events_applied_total"
 DOCUMENTS_WRITTEN = "deploystatus_documents_written_total"

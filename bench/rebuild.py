@@ -1,4 +1,4 @@
-"""Benchmark 4, rebuild: ``python -m deploystatus rebuild`` (``projector.rebuild.run_rebuild``)
+"""Benchmark 4, rebuild: ``deploystatus rebuild`` (``projector.rebuild.rebuild.run_rebuild``)
 replaying the whole events topic into a new generation while the one the projector built is
 served, timed from spawn until the served generation switches to the new one.
 
@@ -21,8 +21,8 @@ from bench.projector_run import POLL_SECONDS, ProjectorRun
 from bench.services import spawn, stop, tail
 from deploystatus.settings import Settings
 
-METHOD = "`python -m deploystatus rebuild` over the served generation, spawn to switch"
-REBUILD_ARGS = ["-m", "deploystatus", "rebuild"]
+METHOD = "`deploystatus rebuild` over the served generation, spawn to switch"
+REBUILD_ARGS = ["-m", "cli", "rebuild"]
 EXIT_TIMEOUT_SECONDS = 120
 
 

@@ -16,8 +16,8 @@ import httpx
 from bench.procs import children, cpu_seconds, cpu_seconds_of, rss_bytes
 from bench.services import PG_DSN, spawn, stop, wait_http
 from bench.wrk import WrkResult, run_wrk
-from deploystatus.devstack import free_port
 from deploystatus.settings import Settings
+from devtools.devstack import free_port
 
 WARMUP_SECONDS = 1
 # Requests per second assumed of a cold server when sizing the warm-up pass (a low guess:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deploystatus.devstack import EmbeddedRedis, KafkaEndpoint, running_kafka, start_redis
 from deploystatus.settings import Settings
+from devtools.devstack import EmbeddedRedis, KafkaEndpoint, running_kafka, start_redis
 
 # The source tree the bench runs against; subprocesses import the same code from here.
 ROOT = Path(__file__).parent.parent
@@ -42,6 +42,9 @@ class Stack:
     kafka: KafkaEndpoint
     redis: EmbeddedRedis
     log_dir: Path
+    # A cluster given by address (BENCH_KAFKA_BOOTSTRAP_SERVERS) outlives the run, and with it
+    # whatever the run created there.
+    kafka_outlives_run: bool = False
     # What every topic and consumer group of this run is named after.
     prefix: str = field(default_factory=lambda: f"bench-{secrets.token_hex(3)}-")
 
@@ -76,7 +79,7 @@ class Stack:
         """Delete this run's topics from a cluster that outlives it (nothing to do on the
         embedded broker or in Docker, which go with the run). Its consumer groups expire by
         themselves (the broker's offsets.retention.minutes)."""
-        if not self.kafka.outlives_run:
+        if not self.kafka_outlives_run:
             return
         admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)
         await admin.start()
@@ -91,10 +94,11 @@ class Stack:
 @contextlib.contextmanager
 def running_stack() -> Iterator[Stack]:
     log_dir = Path(tempfile.mkdtemp(prefix="deploystatus-bench-"))
-    with running_kafka(log_dir, os.environ.get(KAFKA_ENV)) as kafka:
+    external = os.environ.get(KAFKA_ENV)
+    with running_kafka(log_dir, external) as kafka:
         redis = start_redis(log_dir=log_dir)
         try:
-            yield Stack(kafka, redis, log_dir)
+            yield Stack(kafka, redis, log_dir, kafka_outlives_run=bool(external))
         finally:
             redis.stop()
 

@@ -45,7 +45,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def seed_health(replicas: list[DeploymentReplica], target_replicas: int) -> str:
-    """The seed's health rules, as written there (not shared with ``projector.health``)."""
+    """The seed's health rules, as written there (not shared with ``projector.core.health``)."""
     health_status = "healthy"
     if replicas:
         running_count = sum(1 for r in replicas if r.status == "running")

@@ -13,8 +13,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import InvalidResponse, RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from deploystatus.connections import RedisClient, create_producer
+from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings
+from deploystatus.view.client import RedisClient
 
 EXIT_SETTING = 2  # a setting must change (or what holds a port must stop)
 EXIT_UNREACHABLE = 3  # a service did not answer: starting it, or waiting, may help

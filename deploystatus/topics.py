@@ -8,7 +8,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from deploystatus.connections import create_consumer
+from deploystatus.kafka import create_consumer
 from deploystatus.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from deploystatus.connections import KeyHashCache
+from deploystatus.kafka import KeyHashCache
 
 POSITION_HEADER = "deploystatus.position"  # lets a reader ignore an older record
 

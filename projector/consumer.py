@@ -30,16 +30,16 @@ from aiokafka.structs import OffsetAndMetadata
 
 from events.codec import Decoded
 from projector import metrics
+from projector.core.fold import fold_records
+from projector.core.state import DeploymentState
 from projector.dead_letters import DeadLetters
 from projector.decoding import Batch, decode_batch
 from projector.exceptions import ConflictNotResolved, StoreChanged
 from projector.fanout import Fanout, FanoutBatch, index_entry_changed
-from projector.fold import fold_records
 from projector.generations import Generations
 from projector.rebalances import OnAssigned, Rebalances
 from projector.retry import retry
 from projector.rollbacks import realign
-from projector.state import DeploymentState
 from projector.state_cache import StateCache
 from projector.store import RedisStatusStore, Write
 from projector.undecodable import UndecodableBatches, locate

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploystatus.redis_fence import ServerChanged
+from deploystatus.view.fence import ServerChanged
 
 
 class ProjectorError(Exception):

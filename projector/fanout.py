@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from projector.changelog import Changelog
-from projector.document import render
-from projector.state import DeploymentState
+from projector.core.document import render
+from projector.core.state import DeploymentState
 from projector.store import RedisStatusStore, Write
 
 

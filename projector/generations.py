@@ -16,8 +16,8 @@ from typing import Literal
 
 import orjson
 
-from deploystatus.connections import RedisClient
-from deploystatus.keys import Keys
+from deploystatus.view.client import RedisClient
+from deploystatus.view.keys import Keys
 from projector.store import translate_errors
 
 Builder = Literal["rebuild", "projectors"]

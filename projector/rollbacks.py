@@ -3,7 +3,7 @@ a replica that lagged, while Kafka holds the offsets committed for the writes it
 
 The projector finds out in two places. On assignment, a committed offset beyond what the
 generation recorded as applied means the progress was lost. While it runs, its Redis
-client refuses a server process it has not written to (``deploystatus.redis_fence``), so
+client refuses a server process it has not written to (``deploystatus.view.fence``), so
 nothing is read from or written to a changed Redis before ``realign`` has looked at it.
 
 The repair is the same in both: each partition is read again from an offset below

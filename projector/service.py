@@ -12,18 +12,14 @@ from functools import partial
 
 from prometheus_client import start_http_server
 
-from deploystatus.connections import (
-    RedisClient,
-    create_consumer,
-    create_producer,
-    create_redis,
-)
-from deploystatus.keys import Keys
-from deploystatus.redis_fence import ServerFence
+from deploystatus.kafka import create_consumer, create_producer
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
 from deploystatus.startup import CannotListen, reach_kafka, reach_redis
 from deploystatus.topics import end_offsets, ensure_topics
+from deploystatus.view.client import RedisClient, create_redis
+from deploystatus.view.fence import ServerFence
+from deploystatus.view.keys import Keys
 from projector import metrics
 from projector.changelog import Changelog
 from projector.consumer import Projector

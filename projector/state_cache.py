@@ -15,7 +15,7 @@ import weakref
 from collections import OrderedDict
 
 from projector import metrics
-from projector.state import DeploymentState
+from projector.core.state import DeploymentState
 
 # The gauge sums every live cache when it is scraped (from the metrics server's thread), so
 # that nothing is counted per put; the lock keeps a cache made meanwhile from breaking the sum.

@@ -1,6 +1,6 @@
 """The view store: deployment states and documents in Redis, written with compare-and-set.
 
-Each deployment is one hash (see ``deploystatus.keys``). A write carries the position the
+Each deployment is one hash (see ``deploystatus.view.keys``). A write carries the position the
 writer read; the script applies it only if the hash still holds that position, so two
 projectors (or a paused "zombie" one) can never overwrite each other's newer work.
 Every operation touches one key, which keeps the store valid on a Redis Cluster.
@@ -15,16 +15,16 @@ from typing import Any, TypeVar
 from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
-from deploystatus import keys as fields
-from deploystatus.changes import SAME_DOCUMENT, change_message
-from deploystatus.connections import RedisClient
-from deploystatus.keys import Keys
-from deploystatus.redis_fence import ServerChanged, ServerFence
-from deploystatus.scripts import LuaScript, run_scripts
-from projector.document import etag, render
+from deploystatus.view import keys as fields
+from deploystatus.view.changes import SAME_DOCUMENT, change_message
+from deploystatus.view.client import RedisClient
+from deploystatus.view.fence import ServerChanged, ServerFence
+from deploystatus.view.keys import Keys
+from deploystatus.view.scripts import LuaScript, run_scripts
+from projector.core.document import etag, render
+from projector.core.state import DeploymentState
+from projector.core.stored_state import from_stored, to_stored
 from projector.exceptions import StoreChanged, StoreUnavailable, ViewLost
-from projector.state import DeploymentState
-from projector.stored_state import from_stored, to_stored
 
 # Deployments per round trip: a write carries a state and a document (kilobytes each), so a
 # batch of 10,000 in one pipeline held tens of MB of packed commands at once.
@@ -32,7 +32,7 @@ CHUNK = 1_000
 T = TypeVar("T")
 
 # ARGV: expected position, new position, state, document ('' = not served), owner, etag,
-# change channel ('' = none), change message (see deploystatus.changes)
+# change channel ('' = none), change message (see deploystatus.view.changes)
 SAVE = LuaScript(
     f"""
 local current = redis.call('HGET', KEYS[1], '{fields.POSITION}') or '-1'
@@ -93,7 +93,7 @@ class RedisStatusStore:
         self._redis = redis
         self._keys = keys
         self.generation = generation
-        # The fence of ``redis``'s connections, if it has one (see deploystatus.redis_fence).
+        # The fence of ``redis``'s connections, if it has one (see deploystatus.view.fence).
         self._fence = fence
         # Where change notifications go ('' = nowhere): the served generation's writers set
         # it; a rebuild sets it once its generation is served.

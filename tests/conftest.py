@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from deploystatus.devstack import (
+from devtools.devstack import (
     EmbeddedRedis,
     KafkaEndpoint,
     docker_available,

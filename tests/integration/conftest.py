@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
-from deploystatus.connections import create_redis
-from deploystatus.devstack import start_redis, start_redis_cluster
 from deploystatus.settings import Settings
+from deploystatus.view.client import create_redis
+from devtools.devstack import start_redis, start_redis_cluster
 
 TEST_SECRET = "test-secret-" + "x" * 64
 

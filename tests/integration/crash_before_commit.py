@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from deploystatus.cli import main
+from cli.main import main
 from projector.consumer import Projector
 from projector.fanout import FanoutBatch
 

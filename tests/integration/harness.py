@@ -20,20 +20,21 @@ from aiokafka.structs import ConsumerRecord, RecordMetadata
 
 from api.app import create_app
 from api.auth import mint_token
-from deploystatus.connections import create_producer, create_redis
-from deploystatus.devstack import free_port
-from deploystatus.keys import DOCUMENT, STATE, Keys
-from deploystatus.samples import SimulatedDeployment
+from cli.samples import SimulatedDeployment
+from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings
 from deploystatus.topics import ensure_topics
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import DOCUMENT, STATE, Keys
+from devtools.devstack import free_port
 from events.models import Event, new_event
 from events.publisher import EventPublisher
-from projector.document import render
-from projector.fold import apply
+from projector.core.document import render
+from projector.core.fold import apply
+from projector.core.state import DeploymentState
+from projector.core.stored_state import from_stored
 from projector.generations import Generations, group_of
 from projector.service import run_projector
-from projector.state import DeploymentState
-from projector.stored_state import from_stored
 
 T = TypeVar("T")
 WAIT_SECONDS = 60.0
@@ -263,9 +264,7 @@ def start_cli(
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``deploystatus ARGS`` (or a test script) as a subprocess with ``settings``."""
-    command = (
-        [sys.executable, str(script)] if script else [sys.executable, "-m", "deploystatus", *args]
-    )
+    command = [sys.executable, str(script)] if script else [sys.executable, "-m", "cli", *args]
     with log.open("ab") as out:
         return subprocess.Popen(
             command,
@@ -296,7 +295,7 @@ async def run_cli(
     """``deploystatus ARGS`` to completion, off the event loop."""
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "deploystatus", *args],
+        [sys.executable, "-m", "cli", *args],
         input=stdin,
         env=settings_env(settings),
         capture_output=True,

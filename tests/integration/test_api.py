@@ -21,8 +21,8 @@ from harness import (
 from pydantic import SecretStr
 
 from api.schemas import StatusDocument
-from deploystatus.devstack import free_port
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
+from devtools.devstack import free_port
 from events import new_event
 
 ALICE = str(uuid.uuid4())

@@ -21,16 +21,17 @@ from harness import (
     wait_for_view,
 )
 
-from deploystatus import connections
-from deploystatus.connections import MAX_BATCH_BYTES, create_producer, create_redis
-from deploystatus.keys import Keys
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
+from deploystatus.kafka import MAX_BATCH_BYTES, create_producer
 from deploystatus.topics import ensure_topics
+from deploystatus.view import client as connections
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import Keys
 from events import new_event
 from events.publisher import EventPublisher
 from projector.changelog import POSITION_HEADER, Changelog, ChangelogRecords
+from projector.core.fold import apply_record
 from projector.fanout import Fanout
-from projector.fold import apply_record
 from projector.store import RedisStatusStore, Write
 
 

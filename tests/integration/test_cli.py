@@ -8,7 +8,7 @@ import uuid
 import orjson
 from harness import run_cli, running_api, running_projector, wait_for_view
 
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
 from events import encode
 
 

@@ -34,10 +34,10 @@ from harness import (
     wait_for_view,
 )
 
-from deploystatus.devstack import free_port
-from deploystatus.samples import create_deployment, simulation_step
+from cli.samples import create_deployment, simulation_step
 from deploystatus.settings import Settings
 from deploystatus.topics import ensure_topics
+from devtools.devstack import free_port
 from events.codec import encode
 from events.models import Event
 from projector import dead_letters
@@ -216,7 +216,7 @@ async def test_an_undecodable_batch_is_dead_lettered_once_and_the_partition_move
     # verify, which cannot decode the batch either, skips it as the projector did.
     verified = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "deploystatus", "verify"],
+        [sys.executable, "-m", "cli", "verify"],
         env={**settings_env(settings), **hidden},
         capture_output=True,
         timeout=120,

@@ -23,9 +23,9 @@ from harness import (
     wait_for_view,
 )
 
-from deploystatus.connections import create_redis
-from deploystatus.keys import Keys
-from deploystatus.samples import create_deployment, simulation_step
+from cli.samples import create_deployment, simulation_step
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import Keys
 
 # The same contract on a single Redis and on a 3-master Redis Cluster.
 pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from harness import publish_records, read_topic, running_projector, wait_for_view
 
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
 from events import encode, new_event
 from projector import dead_letters as dlq
 
@@ -67,7 +67,7 @@ async def test_bad_records_are_dead_lettered_and_later_events_apply(settings):
 
 async def test_original_headers_are_kept(settings):
     """A dead-lettered record keeps the headers it was published with, after ours."""
-    from deploystatus.connections import create_producer
+    from deploystatus.kafka import create_producer
     from deploystatus.topics import ensure_topics
 
     await ensure_topics(settings)

@@ -21,8 +21,8 @@ from harness import (
 )
 from prometheus_client import REGISTRY
 
-from deploystatus.connections import create_redis
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
+from deploystatus.view.client import create_redis
 from events import new_event
 
 ALICE = str(uuid.UUID(int=1, version=4))

@@ -10,7 +10,7 @@ import pytest
 from harness import bearer, publish, replica_change, running_api, running_projector, wait_for_view
 
 from api.schemas import StatusDocument
-from deploystatus.samples import create_deployment, simulation_step
+from cli.samples import create_deployment, simulation_step
 
 # The same contract on a single Redis and on a 3-master Redis Cluster.
 pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)

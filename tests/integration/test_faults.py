@@ -20,7 +20,7 @@ from harness import (
 )
 from test_crash_recovery import scenario
 
-from deploystatus.devstack import start_redis
+from devtools.devstack import start_redis
 
 # Each scenario takes from 20 s to 3 minutes.
 pytestmark = pytest.mark.long

@@ -10,8 +10,8 @@ import httpx
 import orjson
 from harness import bearer, publish_records, start_cli, stop_process, wait_for
 
-from deploystatus.devstack import free_port
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
+from devtools.devstack import free_port
 
 
 async def scrape(url: str) -> str:

@@ -26,9 +26,10 @@ from harness import (
     wait_for_view,
 )
 
-from deploystatus.connections import create_producer, create_redis
-from deploystatus.keys import Keys
-from deploystatus.samples import create_deployment, simulation_step
+from cli.samples import create_deployment, simulation_step
+from deploystatus.kafka import create_producer
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import Keys
 from events.publisher import EventPublisher
 from projector.generations import Generations
 

@@ -24,7 +24,7 @@ from harness import (
 from prometheus_client import REGISTRY
 from test_crash_recovery import scenario
 
-from deploystatus.devstack import EmbeddedRedis, start_redis, start_redis_cluster
+from devtools.devstack import EmbeddedRedis, start_redis, start_redis_cluster
 
 pytestmark = pytest.mark.long
 ROLLBACKS = "deploystatus_view_rollbacks_total"

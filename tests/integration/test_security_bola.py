@@ -11,7 +11,7 @@ import uuid
 
 from harness import bearer, publish, running_api, running_projector, wait_for, wait_for_view
 
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
 from events import new_event
 
 ALICE = str(uuid.uuid4())

@@ -21,7 +21,7 @@ from harness import (
 )
 
 from api.auth import mint_token
-from deploystatus.devstack import free_port
+from devtools.devstack import free_port
 
 ALICE = str(uuid.uuid4())
 

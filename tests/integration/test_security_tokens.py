@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from harness import publish, running_api, running_projector, serve_empty_generation, wait_for_view
 from jwt.algorithms import RSAAlgorithm
 
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
 from deploystatus.settings import Settings
 
 ALICE = str(uuid.uuid4())

@@ -19,9 +19,9 @@ from harness import (
 )
 from test_crash_recovery import scenario
 
-from deploystatus.connections import create_redis
-from deploystatus.keys import DOCUMENT, Keys
-from deploystatus.samples import create_deployment
+from cli.samples import create_deployment
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import DOCUMENT, Keys
 
 
 async def test_flushed_redis_is_rebuilt_by_the_projector(own_redis):

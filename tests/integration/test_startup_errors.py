@@ -18,9 +18,9 @@ import httpx
 import pytest
 from harness import settings_env
 
-from deploystatus.devstack import LOOPBACK, start_broker
 from deploystatus.settings import Settings
 from deploystatus.startup import EXIT_SETTING, EXIT_UNREACHABLE
+from devtools.devstack import LOOPBACK, start_broker
 
 RUN_SECONDS = 90.0  # a one-shot command's bound; they give up within seconds
 WAIT_SECONDS = 30.0  # how long a waiting command gets to say what it waits for
@@ -50,7 +50,7 @@ async def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
     """``deploystatus ARGS`` to completion (bounded), off the event loop."""
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "deploystatus", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -90,7 +90,7 @@ def started(env: dict[str, str], log: Path, *args: str) -> Iterator[subprocess.P
     """``deploystatus ARGS`` in the background, its output in ``log``; killed if still up."""
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "deploystatus", *args],
+            [sys.executable, "-m", "cli", *args],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,

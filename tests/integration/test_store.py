@@ -9,11 +9,11 @@ import uuid
 import pytest
 
 from api.notifications import ChangeFeed
-from deploystatus.changes import Change
-from deploystatus.connections import create_redis
-from deploystatus.keys import Keys
+from deploystatus.view.changes import Change
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import Keys
 from events import new_event
-from projector.fold import apply_record
+from projector.core.fold import apply_record
 from projector.store import RedisStatusStore, Write
 
 # The same contract on a single Redis and on a 3-master Redis Cluster.

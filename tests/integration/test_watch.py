@@ -28,11 +28,12 @@ from harness import (
     wait_for_view,
 )
 
-from deploystatus.connections import create_producer, create_redis
-from deploystatus.devstack import free_port
-from deploystatus.keys import POSITION, Keys
-from deploystatus.samples import create_deployment
-from deploystatus.watch import ServerSentEvent, parse_events, watch
+from cli.samples import create_deployment
+from cli.watch_client import ServerSentEvent, parse_events, watch
+from deploystatus.kafka import create_producer
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import POSITION, Keys
+from devtools.devstack import free_port
 from events import new_event
 from events.publisher import EventPublisher
 

@@ -11,9 +11,9 @@ import orjson
 
 from events import Event, new_event
 from events.times import format_time
-from projector.document import render
-from projector.fold import apply
-from projector.state import DeploymentState
+from projector.core.document import render
+from projector.core.fold import apply
+from projector.core.state import DeploymentState
 
 BASE_TIME = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from builders import Clock, Events, fold
 
-from projector.state import DeploymentState
+from projector.core.state import DeploymentState
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""The change messages of the `<prefix>:changes` channel (deploystatus.changes): the form a
+"""The change messages of the `<prefix>:changes` channel (deploystatus.view.changes): the form a
 changed document announces, the form of a position-only advance, and what is refused."""
 
 from __future__ import annotations
 
 import pytest
 
-from deploystatus.changes import SAME_DOCUMENT, Change, change_message
+from deploystatus.view.changes import SAME_DOCUMENT, Change, change_message
 
 DEP = "6f1c1f0e-7a53-4f0e-9d7e-2f1a3c9b8d11"
 OWNER = "0b7f3f7e-2b7c-4c55-8a0f-6f0c2d1e9a44"

@@ -7,8 +7,8 @@ from datetime import timedelta, timezone
 from builders import Events, doc, fold, new_id
 
 from api.schemas import StatusDocument
-from projector.document import etag, render
-from projector.state import DeploymentState
+from projector.core.document import etag, render
+from projector.core.state import DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
 DOCUMENT_KEYS = [

@@ -11,9 +11,9 @@ from api.schemas import StatusDocument
 from events import structs
 from events.models import EVENT_TYPES, Event
 from events.structs import FastEvent
-from projector.document import render
-from projector.fold import HANDLERS, apply
-from projector.state import DeploymentState
+from projector.core.document import render
+from projector.core.fold import HANDLERS, apply
+from projector.core.state import DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
 

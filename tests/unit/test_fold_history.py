@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.times import format_time
-from projector.state import HISTORY_LIMIT, DeploymentState
+from projector.core.state import HISTORY_LIMIT, DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
 

@@ -9,9 +9,9 @@ import pytest
 from builders import Events, fold, new_id
 
 from events import EVENT_TYPES, Event
-from projector.document import render
-from projector.fold import apply, apply_record, fold_records
-from projector.state import DEDUP_WINDOW, DeploymentState
+from projector.core.document import render
+from projector.core.fold import apply, apply_record, fold_records
+from projector.core.state import DEDUP_WINDOW, DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
 

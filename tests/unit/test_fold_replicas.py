@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from builders import Events, at, doc, fold, new_id, replica_view, z
 
-from projector.state import DeploymentState
+from projector.core.state import DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
 

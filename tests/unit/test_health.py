@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from projector.health import compute_health
+from projector.core.health import compute_health
 
 
 @pytest.mark.parametrize(

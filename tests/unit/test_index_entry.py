@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from projector.core.state import DeploymentState
 from projector.fanout import index_entry_changed
-from projector.state import DeploymentState
 
 OWNED = DeploymentState("d-1", created=True, owner="u-1", status="running")
 

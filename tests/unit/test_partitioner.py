@@ -6,7 +6,7 @@ import uuid
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from deploystatus.connections import KeyHashCache
+from deploystatus.kafka import KeyHashCache
 
 
 def test_same_partition_as_the_default_partitioner_for_every_key_and_count():

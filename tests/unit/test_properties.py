@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from events import Event, decode, encode, new_event
 from events.codec import decode_keyed
 from events.structs import FastEvent
-from projector.document import render
-from projector.fold import fold_records
-from projector.state import DeploymentState
-from projector.stored_state import from_stored, to_stored
+from projector.core.document import render
+from projector.core.fold import fold_records
+from projector.core.state import DeploymentState
+from projector.core.stored_state import from_stored, to_stored
 
 Record = tuple[int, Event]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deploystatus.settings import Settings
-from projector.rebuild_workers import AUTO_MAX_PROCESSES, process_count, share_out
+from projector.rebuild.workers import AUTO_MAX_PROCESSES, process_count, share_out
 
 
 def test_every_partition_is_in_exactly_one_share_of_nearly_equal_size():

@@ -7,7 +7,7 @@ import uuid
 
 from prometheus_client import REGISTRY
 
-from projector.state import DeploymentState
+from projector.core.state import DeploymentState
 from projector.state_cache import StateCache
 
 

@@ -8,9 +8,8 @@ import dataclasses
 import orjson
 import pytest
 
-from projector.document import render
-from projector.exceptions import IncompatibleState, ViewLost
-from projector.state import (
+from projector.core.document import render
+from projector.core.state import (
     DeploymentState,
     ReplicaState,
     ResourcesState,
@@ -19,7 +18,8 @@ from projector.state import (
     history_entries,
     status_change,
 )
-from projector.stored_state import from_stored, to_stored
+from projector.core.stored_state import from_stored, to_stored
+from projector.exceptions import IncompatibleState, ViewLost
 
 # What deploystatus wrote before issue 7: objects for the value types, the last event ids.
 OLDER = {
@@ -112,7 +112,7 @@ def test_the_document_embeds_the_entries_as_its_recent_status_changes():
     assert [c["reason"] for c in changes] == [SPELLS_KEY, "line\nbreak"]
 
 
-# --- beside the document (projector.stored_state) ------------------------------------------
+# --- beside the document (projector.core.stored_state) ------------------------------------------
 
 
 def test_a_served_state_is_stored_as_what_its_document_lacks():

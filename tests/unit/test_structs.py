@@ -19,8 +19,8 @@ from events import EVENT_TYPES, InvalidEvent, decode
 from events.codec import decode_keyed
 from events.models import event_adapter
 from events.structs import FastEvent, decoder
-from projector.document import render
-from projector.fold import fold_records
+from projector.core.document import render
+from projector.core.fold import fold_records
 
 FAST_TYPES = get_args(FastEvent)
 

@@ -24,7 +24,7 @@ from events.models import (
     Resources,
 )
 from events.times import format_time
-from projector.state import (
+from projector.core.state import (
     DEDUP_WINDOW,
     DIGEST_SIZE,
     ENTRY_SEPARATOR,

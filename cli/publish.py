@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import orjson
 from aiokafka.structs import RecordMetadata
 
-from deploystatus.connections import create_producer
+from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings
 from deploystatus.startup import start_producer
 from deploystatus.topics import ensure_topics

@@ -1,7 +1,7 @@
 """A rebuild's helper processes. A fold is CPU-bound and one Python process uses one core,
 so a rebuild shares the partitions out: its own process replays the first share and runs the
-phases (``projector.rebuild``), each helper (``deploystatus rebuild-worker``) replays one
-other share into the same generation, until the rebuild stops it."""
+phases (``projector.rebuild.rebuild``), each helper (``deploystatus rebuild-worker``)
+replays one other share into the same generation, until the rebuild stops it."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import signal
 import sys
 from collections.abc import Iterable
 
-from deploystatus.connections import create_redis
-from deploystatus.keys import Keys
 from deploystatus.settings import Settings
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import Keys
 from projector.exceptions import RebuildInterrupted
 from projector.generations import Generations
-from projector.replay import replay
+from projector.rebuild.replay import replay
 from projector.store import RedisStatusStore
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError
 
-from deploystatus.connections import RedisClient
+from deploystatus.view.client import RedisClient
 
 
 class LuaScript:

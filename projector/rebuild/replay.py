@@ -1,5 +1,5 @@
 """Replaying some partitions of the events topic into a generation being built: the work of
-a rebuild, done by its own process and by its helper processes (``projector.rebuild_workers``)
+a rebuild, done by its own process and by its helper processes (``projector.rebuild.workers``)
 alike, each for its share of the partitions."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import TopicPartition
 
-from deploystatus.connections import create_consumer
+from deploystatus.kafka import create_consumer
 from deploystatus.settings import Settings
 from projector.consumer import Projector
 from projector.fanout import Fanout

@@ -17,13 +17,13 @@ from typing import Any
 
 import orjson
 
-from projector.exceptions import IncompatibleState, ViewLost
-from projector.state import (
+from projector.core.state import (
     DeploymentState,
     ReplicaState,
     ResourcesState,
     history_from_json,
 )
+from projector.exceptions import IncompatibleState, ViewLost
 
 
 def to_stored(state: DeploymentState, document: bytes | None) -> bytes:

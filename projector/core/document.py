@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import xxhash
 
-from projector.health import compute_health
-from projector.state import DeploymentState, history_json
+from projector.core.health import compute_health
+from projector.core.state import DeploymentState, history_json
 
 
 def render(state: DeploymentState) -> bytes | None:

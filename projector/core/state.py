@@ -100,7 +100,7 @@ NO_RESOURCES = ResourcesState()
 
 @dataclass(slots=True)
 class DeploymentState:
-    """Mutable only inside ``projector.fold``, on a copy of its own (``copy()``): every other
+    """Mutable only inside ``projector.core.fold``, on a copy of its own (``copy()``): every other
     holder of a state treats it as a value."""
 
     deployment_id: str

@@ -8,7 +8,7 @@ within a second or two, find it current; *cleanup*: after the grace period, the 
 generation's keys go, in small chunks.
 
 The replay is shared out by partition between this process and helper processes
-(``projector.rebuild_workers``, REBUILD_PROCESSES); this one runs the phases, which follow the
+(``projector.rebuild.workers``, REBUILD_PROCESSES); this one runs the phases, which follow the
 progress of all of them.
 """
 
@@ -18,16 +18,16 @@ import asyncio
 import logging
 import time
 
-from deploystatus.connections import RedisClient, create_redis
-from deploystatus.keys import Keys
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
+from deploystatus.view.client import RedisClient, create_redis
+from deploystatus.view.keys import Keys
 from projector.exceptions import RebuildInterrupted, RebuildRefused
 from projector.generations import Build, Generations
-from projector.lease import Lease
-from projector.progress import ProgressPrinter
-from projector.rebuild_workers import Workers, process_count, share_out
-from projector.replay import replay
+from projector.rebuild.lease import Lease
+from projector.rebuild.progress import ProgressPrinter
+from projector.rebuild.replay import replay
+from projector.rebuild.workers import Workers, process_count, share_out
 from projector.retry import retry
 from projector.store import RedisStatusStore
 

@@ -18,15 +18,15 @@ import uvloop
 from pydantic import ValidationError
 
 from api.exceptions import ConfigurationError
-from deploystatus.devstack import DevStackError
+from cli.watch_client import CONDITIONS
 from deploystatus.logs import configure_logging
 from deploystatus.memory import start_trimming
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
 from deploystatus.startup import ServiceUnreachable, check_port_free, explain, reach_redis
-from deploystatus.watch import CONDITIONS
+from devtools.devstack import DevStackError
 from projector.exceptions import RebuildInterrupted, RebuildRefused
-from projector.verify import VerifyRefused
+from projector.rebuild.verify import VerifyRefused
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +217,7 @@ def _warn_if_redis_is_unreachable(settings: Settings) -> None:
 
 
 def _publish(settings: Settings, args: argparse.Namespace) -> int:
-    from deploystatus.publish import InvalidInput, parse_lines, publish_records
+    from cli.publish import InvalidInput, parse_lines, publish_records
 
     if args.file == "-":
         lines = sys.stdin.read().splitlines()
@@ -241,7 +241,7 @@ def _publish(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
-    from projector.rebuild import abort_rebuild, run_rebuild
+    from projector.rebuild.rebuild import abort_rebuild, run_rebuild
 
     if args.abort:
         discarded = asyncio.run(abort_rebuild(settings))
@@ -257,7 +257,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rebuild_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from projector.rebuild_workers import run_worker
+    from projector.rebuild.workers import run_worker
 
     async def work() -> None:
         await run_worker(settings, args.generation, args.partitions, args.parent, stop_on_signals())
@@ -267,7 +267,7 @@ def _rebuild_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
-    from projector.verify import verify
+    from projector.rebuild.verify import verify
 
     generation, checked, mismatches = asyncio.run(verify(settings, args.sample))
     for m in mismatches:
@@ -280,7 +280,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _watch(settings: Settings, args: argparse.Namespace) -> int:
-    from deploystatus.watch import watch
+    from cli.watch_client import watch
 
     token = args.token or os.environ.get("DEPLOYSTATUS_TOKEN")
     if not token:
@@ -298,13 +298,13 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from deploystatus.demo import run_demo
+    from cli.demo import run_demo
 
     return run_demo(settings)
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from deploystatus.demo import run_simulation
+    from cli.demo import run_simulation
 
     return run_simulation(settings)
 

@@ -13,16 +13,17 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from deploystatus import keys as fields
-from deploystatus.connections import RedisClient, create_consumer, create_redis
-from deploystatus.keys import Keys
+from deploystatus.kafka import create_consumer
 from deploystatus.settings import Settings
+from deploystatus.view import keys as fields
+from deploystatus.view.client import RedisClient, create_redis
+from deploystatus.view.keys import Keys
 from events.codec import decode
 from events.exceptions import InvalidEvent
-from projector.document import render
-from projector.fold import apply_record
+from projector.core.document import render
+from projector.core.fold import apply_record
+from projector.core.state import DeploymentState
 from projector.generations import Generations
-from projector.state import DeploymentState
 from projector.store import translate_errors
 from projector.undecodable import BadBatch, locate, records_before
 

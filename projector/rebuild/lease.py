@@ -6,7 +6,7 @@ import os
 import secrets
 import socket
 
-from deploystatus.connections import RedisClient
+from deploystatus.view.client import RedisClient
 from projector.store import translate_errors
 
 _RENEW = """

@@ -22,13 +22,13 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.auth import mint_token
-from deploystatus.connections import create_producer
-from deploystatus.devstack import EmbeddedService, free_port, start_broker, start_redis
-from deploystatus.samples import SimulatedDeployment, create_deployment, simulation_step
+from cli.samples import SimulatedDeployment, create_deployment, simulation_step
+from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
 from deploystatus.startup import start_producer
 from deploystatus.topics import ensure_topics
+from devtools.devstack import EmbeddedService, free_port, start_broker, start_redis
 from events.publisher import EventPublisher
 from projector.service import run_projector
 

@@ -1,0 +1,1 @@
+"""The command line, the demo and the sample data: the top layer, on everything else."""

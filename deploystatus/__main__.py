@@ -1,5 +1,0 @@
-import sys
-
-from deploystatus.cli import main
-
-sys.exit(main())

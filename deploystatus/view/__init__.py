@@ -1,0 +1,2 @@
+"""The view store in Redis: key layout, client, scripts, change messages. The one place that
+knows Redis; the projector writes through it and the API reads through it."""

@@ -1,0 +1,1 @@
+"""The pure core: fold state, the fold, health, the status document. No I/O."""

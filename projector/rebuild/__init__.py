@@ -1,0 +1,1 @@
+"""Rebuilding a generation of the view by replaying the log, and checking one against it."""

@@ -36,22 +36,22 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the app. Token settings are checked here, so a bad key fails at start-up."""
     verifier = TokenVerifier(settings)
     limiter = RateLimiter(
-        settings.redis_prefix,
-        per_user=settings.api_rate_limit_per_user,
-        per_ip=settings.api_rate_limit_per_ip,
-        window_seconds=settings.api_rate_limit_window_seconds,
+        settings.redis.prefix,
+        per_user=settings.api.rate_limit_per_user,
+        per_ip=settings.api.rate_limit_per_ip,
+        window_seconds=settings.api.rate_limit_window_seconds,
     )
     logfilter.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = create_redis(settings)
-        keys = Keys(settings.redis_prefix)
+        keys = Keys(settings.redis.prefix)
         generation = GenerationCache(redis, keys)
         await generation.start()
         if isinstance(verifier.keys, JwksKeys):
             await verifier.keys.refresh()
-        cache = DocumentCache(settings.api_cache_size, settings.api_cache_max_staleness_ms / 1000)
+        cache = DocumentCache(settings.api.cache_size, settings.api.cache_max_staleness_ms / 1000)
         app.state.reader = StatusReader(redis, keys, generation, limiter, cache)
         app.state.verifier = verifier
         feed = ChangeFeed(settings, cache)
@@ -64,9 +64,9 @@ def create_app(settings: Settings) -> FastAPI:
         generation.on_change = generation_switched
         app.state.feed = feed
         app.state.stream_slots = StreamSlots(
-            settings.watch_max_streams_per_user, settings.watch_max_streams
+            settings.watch.max_streams_per_user, settings.watch.max_streams
         )
-        app.state.watch_heartbeat_seconds = settings.watch_heartbeat_seconds
+        app.state.watch_heartbeat_seconds = settings.watch.heartbeat_seconds
         app.state.watch_reads = asyncio.Semaphore(watch.WATCH_READS)
         try:
             yield
@@ -87,10 +87,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(
         RequestLimits,
-        max_url_bytes=settings.api_max_url_bytes,
-        max_header_bytes=settings.api_max_header_bytes,
-        max_token_bytes=settings.jwt_max_token_bytes,
-        max_concurrency=settings.api_max_concurrency,
+        max_url_bytes=settings.api.max_url_bytes,
+        max_header_bytes=settings.api.max_header_bytes,
+        max_token_bytes=settings.jwt.max_token_bytes,
+        max_concurrency=settings.api.max_concurrency,
     )
 
     app.add_middleware(RequestMetrics)  # added last: the outermost layer
@@ -120,5 +120,5 @@ def create_app(settings: Settings) -> FastAPI:
 def create_app_from_environment() -> FastAPI:
     """The app with settings read from the environment: what each `--workers` process runs."""
     settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log.level, settings.log.format)
     return create_app(settings)

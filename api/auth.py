@@ -80,11 +80,11 @@ class TokenVerifier:
     ) -> None:
         self._algorithms = sorted(checked_algorithms(settings))
         self._keys = keys if keys is not None else key_source(settings)
-        self._audience = settings.jwt_audience
-        self._issuer = settings.jwt_issuer
-        self._leeway = settings.jwt_leeway_seconds
-        self._max_bytes = settings.jwt_max_token_bytes
-        self._scope_claim = settings.jwt_scope_claim
+        self._audience = settings.jwt.audience
+        self._issuer = settings.jwt.issuer
+        self._leeway = settings.jwt.leeway_seconds
+        self._max_bytes = settings.jwt.max_token_bytes
+        self._scope_claim = settings.jwt.scope_claim
         required = ["exp", "sub"]
         if self._audience:
             required.append("aud")
@@ -92,7 +92,7 @@ class TokenVerifier:
             required.append("iss")
         self._options: Options = {"require": required, "verify_aud": bool(self._audience)}
         self._verified = VerifiedTokens(cache_size)
-        self._cache_seconds = settings.jwt_jwks_cache_seconds
+        self._cache_seconds = settings.jwt.jwks_cache_seconds
 
     @property
     def keys(self) -> KeySource:
@@ -170,9 +170,9 @@ def mint_token(
         "exp": now + ttl_seconds,
     }
     if scopes:
-        claims[settings.jwt_scope_claim] = " ".join(scopes)
-    if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    return jwt.encode(claims, hmac_secret(settings), algorithm=settings.jwt_algorithms[0])
+        claims[settings.jwt.scope_claim] = " ".join(scopes)
+    if settings.jwt.audience:
+        claims["aud"] = settings.jwt.audience
+    if settings.jwt.issuer:
+        claims["iss"] = settings.jwt.issuer
+    return jwt.encode(claims, hmac_secret(settings), algorithm=settings.jwt.algorithms[0])

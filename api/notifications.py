@@ -78,7 +78,7 @@ class ChangeFeed:
             if cache is not None
             else HEALTH_CHECK_SECONDS
         )
-        self._channel = Keys(settings.redis_prefix).changes
+        self._channel = Keys(settings.redis.prefix).changes
         self._by_deployment: dict[str, set[Signal]] = defaultdict(set)
         self._by_owner: dict[str, set[Signal]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -184,7 +184,7 @@ async def _subscriber(settings: Settings) -> AsyncIterator[Redis]:
     periodic PING instead to notice a dead connection. On a cluster any node will do:
     classic pub/sub messages are broadcast to every node."""
     options = {
-        "socket_connect_timeout": settings.redis_timeout_seconds,
+        "socket_connect_timeout": settings.redis.timeout_seconds,
         "health_check_interval": HEALTH_CHECK_SECONDS,
     }
     cluster = create_redis(settings)
@@ -193,7 +193,7 @@ async def _subscriber(settings: Settings) -> AsyncIterator[Redis]:
         node = cluster.get_random_node()
         client = Redis(host=node.host, port=int(node.port), **options)  # type: ignore[arg-type]
     else:
-        client = Redis.from_url(settings.redis_url, **options)  # type: ignore[arg-type]
+        client = Redis.from_url(settings.redis.url, **options)  # type: ignore[arg-type]
     await cluster.aclose()
     try:
         yield client

@@ -17,24 +17,22 @@ SPARE_CONNECTIONS = 8
 
 
 def create_redis(settings: Settings) -> RedisClient:
-    timeout = settings.api_redis_timeout_seconds
-    if settings.redis_cluster_nodes or settings.redis_url.startswith(connections.CLUSTER_SCHEME):
+    timeout = settings.api.redis_timeout_seconds
+    if settings.redis.cluster_nodes or settings.redis.url.startswith(connections.CLUSTER_SCHEME):
         # The cluster client (shared set-up) with the API's timeout.
-        return connections.create_redis(
-            settings.model_copy(update={"redis_timeout_seconds": timeout})
-        )
+        return connections.create_redis(settings.replace(redis_timeout_seconds=timeout))
     # redis-py retries failed commands by default (3 times, with backoff): each retry would
     # hold the request for another timeout.
     options: dict[str, object] = {
         "retry": Retry(NoBackoff(), 0),
-        **connections.connection_options(settings.redis_url),
+        **connections.connection_options(settings.redis.url),
     }
-    if settings.api_max_concurrency:
+    if settings.api.max_concurrency:
         # A connection per request in progress at most; past that, "Too many connections",
         # which is a 503 like any Redis failure.
-        options["max_connections"] = settings.api_max_concurrency + SPARE_CONNECTIONS + WATCH_READS
+        options["max_connections"] = settings.api.max_concurrency + SPARE_CONNECTIONS + WATCH_READS
     return Redis.from_url(
-        settings.redis_url,
+        settings.redis.url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,

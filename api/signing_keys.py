@@ -123,7 +123,7 @@ class JwksKeys:
 
 def checked_algorithms(settings: Settings) -> frozenset[str]:
     """The configured algorithms, refused when empty, unknown, ``none`` or mixed HS/asymmetric."""
-    algorithms = frozenset(settings.jwt_algorithms)
+    algorithms = frozenset(settings.jwt.algorithms)
     if not algorithms:
         raise ConfigurationError("JWT_ALGORITHMS is empty: name at least one, e.g. HS256")
     known = set(get_default_algorithms()) - {"none"}
@@ -148,9 +148,9 @@ def key_source(settings: Settings) -> KeySource:
     sources = [
         name
         for name, value in (
-            ("JWT_SECRET", settings.jwt_secret),
-            ("JWT_PUBLIC_KEY", settings.jwt_public_key),
-            ("JWT_JWKS_URL", settings.jwt_jwks_url),
+            ("JWT_SECRET", settings.jwt.secret),
+            ("JWT_PUBLIC_KEY", settings.jwt.public_key),
+            ("JWT_JWKS_URL", settings.jwt.jwks_url),
         )
         if value
     ]
@@ -158,19 +158,19 @@ def key_source(settings: Settings) -> KeySource:
         raise ConfigurationError(f"set only one of {', '.join(sources)}")
     if algorithms <= HMAC_ALGORITHMS:
         return StaticKey(hmac_secret(settings))
-    if settings.jwt_jwks_url:
+    if settings.jwt.jwks_url:
         return _jwks(settings, algorithms)
-    if settings.jwt_public_key:
-        return StaticKey(_public_key(settings.jwt_public_key, algorithms))
+    if settings.jwt.public_key:
+        return StaticKey(_public_key(settings.jwt.public_key, algorithms))
     raise ConfigurationError(
         f"JWT_ALGORITHMS={','.join(sorted(algorithms))!r} needs JWT_PUBLIC_KEY or JWT_JWKS_URL"
     )
 
 
 def hmac_secret(settings: Settings) -> str:
-    if settings.jwt_secret is None:
+    if settings.jwt.secret is None:
         raise ConfigurationError("JWT_SECRET is not set: the API cannot verify tokens without it")
-    secret = settings.jwt_secret.get_secret_value()
+    secret = settings.jwt.secret.get_secret_value()
     if len(secret.encode()) < MIN_SECRET_BYTES:
         raise ConfigurationError(
             f"JWT_SECRET is {len(secret.encode())} bytes; use at least {MIN_SECRET_BYTES} "
@@ -196,14 +196,14 @@ def _public_key(pem: str, algorithms: frozenset[str]) -> Any:
 
 
 def _jwks(settings: Settings, algorithms: frozenset[str]) -> JwksKeys:
-    assert settings.jwt_jwks_url is not None
+    assert settings.jwt.jwks_url is not None
     try:
         return JwksKeys(
-            settings.jwt_jwks_url,
+            settings.jwt.jwks_url,
             algorithms=algorithms,
-            max_age=settings.jwt_jwks_cache_seconds,
-            min_refresh=settings.jwt_jwks_min_refresh_seconds,
-            timeout=settings.jwt_jwks_timeout_seconds,
+            max_age=settings.jwt.jwks_cache_seconds,
+            min_refresh=settings.jwt.jwks_min_refresh_seconds,
+            timeout=settings.jwt.jwks_timeout_seconds,
         )
     except jwt.PyJWKClientError as exc:
-        raise ConfigurationError(f"JWT_JWKS_URL={settings.jwt_jwks_url!r}: {exc}") from None
+        raise ConfigurationError(f"JWT_JWKS_URL={settings.jwt.jwks_url!r}: {exc}") from None

@@ -71,7 +71,7 @@ def no_token_cache(settings: Settings) -> FastAPI:
 
 def no_document_cache(settings: Settings) -> FastAPI:
     """Ours with the document cache off: every read goes to Redis."""
-    return api.app.create_app(settings.model_copy(update={"api_cache_size": 0}))
+    return api.app.create_app(settings.replace(api_cache_size=0))
 
 
 def no_hiredis(settings: Settings) -> FastAPI:

@@ -42,7 +42,7 @@ class Stretch:
 async def measure(
     stack: Stack, settings: Settings, deployments: list[Deployment], rate: int
 ) -> list[Stretch]:
-    topic = f"{settings.events_topic}-broker-cost"
+    topic = f"{settings.kafka.events_topic}-broker-cost"
     stretches = []
     for _ in range(STRETCHES):
         stretches.append(await _stretch(stack, settings, topic, deployments, rate, stretches))
@@ -58,7 +58,7 @@ async def _stretch(
     rate: int,
     before: list[Stretch],
 ) -> Stretch:
-    settings = settings.model_copy(update={"events_topic": topic})
+    settings = settings.replace(events_topic=topic)
     await ensure_topics(settings)
     records_before = len(before) * rate * STRETCH_SECONDS
     producer = create_producer(settings, "bench-broker-cost")

@@ -23,8 +23,8 @@ class Footprint:
 
 async def measure(settings: Settings, sample: int = SAMPLE) -> Footprint:
     # Matches both key layouts: <prefix>:dep:{id} and <prefix>:<generation>:dep:{id}.
-    pattern = f"{settings.redis_prefix}:*dep:*"
-    redis = Redis.from_url(settings.redis_url)
+    pattern = f"{settings.redis.prefix}:*dep:*"
+    redis = Redis.from_url(settings.redis.url)
     try:
         keys: list[bytes] = []
         async for key in redis.scan_iter(match=pattern, count=1000):

@@ -134,13 +134,11 @@ async def measure(
     log = stack.log_dir / f"projector-freshness{label}.log"
     projector_settings = settings
     if label:
-        projector_settings = settings.model_copy(
-            update={"consumer_group": f"{settings.consumer_group}{label}"}
+        projector_settings = settings.replace(
+            consumer_group=f"{settings.kafka.consumer_group}{label}"
         )
     if fetch_wait_ms is not None:
-        projector_settings = projector_settings.model_copy(
-            update={"kafka_fetch_max_wait_ms": fetch_wait_ms}
-        )
+        projector_settings = projector_settings.replace(kafka_fetch_max_wait_ms=fetch_wait_ms)
     projector = spawn(PROJECTOR_ARGS, projector_settings, log)
     try:
         # Timed only once caught up: in a group of its own the projector re-reads the log
@@ -171,7 +169,7 @@ async def _caught_up(settings: Settings) -> None:
     """Wait until the projector's group has committed the whole topic (bounded)."""
     end = sum((await end_offsets(settings)).values())
     deadline = time.perf_counter() + WARMUP_TIMEOUT_SECONDS
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis.url)
     try:
         async with GroupProgress(settings, redis) as progress:
             while await progress.committed() < end:
@@ -215,7 +213,7 @@ async def _publish_and_probe(
             round_no = next_round[index]
             next_round[index] += 1
             key, value = record(dep, round_no)
-            delivered = await producer.send(settings.events_topic, key=key, value=value)
+            delivered = await producer.send(settings.kafka.events_topic, key=key, value=value)
             return dep.deployment_id, event_time(round_no, dep), delivered
 
         async def probe(index: int) -> None:

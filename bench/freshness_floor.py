@@ -63,7 +63,7 @@ async def measure(
     await consumer.start()
     await producer.start()
     try:
-        assign_whole_topic(consumer, settings.events_topic)
+        assign_whole_topic(consumer, settings.kafka.events_topic)
         await consumer.seek_to_end()
         published = asyncio.Event()
         receiving = asyncio.create_task(_receive(consumer, sent_at, latencies, published))
@@ -77,7 +77,7 @@ async def measure(
                 next_round[index] += 1
                 if slot == 0:
                     sent_at[value] = time.perf_counter()
-                await producer.send(settings.events_topic, key=key, value=value)
+                await producer.send(settings.kafka.events_topic, key=key, value=value)
                 events += 1
         cpu_percent = cpu.stop()
         await producer.flush()

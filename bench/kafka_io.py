@@ -28,7 +28,7 @@ IN_FLIGHT_BATCHES = 64
 
 def bulk_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
         client_id="bench-bulk",
         acks="all",
         enable_idempotence=False,
@@ -44,7 +44,7 @@ async def publish_bulk(settings: Settings, records: Iterable[Record]) -> int:
     producer = bulk_producer(settings)
     await producer.start()
     try:
-        partitions = sorted(await producer.partitions_for(settings.events_topic))
+        partitions = sorted(await producer.partitions_for(settings.kafka.events_topic))
         partitioner = DefaultPartitioner()
         batches = {p: producer.create_batch() for p in partitions}
         in_flight: list[asyncio.Future[object]] = []
@@ -73,7 +73,7 @@ async def _send(
 ) -> asyncio.Future[object]:
     batch.close()  # type: ignore[attr-defined]
     future: asyncio.Future[object] = await producer.send_batch(
-        batch, settings.events_topic, partition=partition
+        batch, settings.kafka.events_topic, partition=partition
     )
     return future
 
@@ -89,7 +89,7 @@ async def consume_all(settings: Settings, total: int, deadline_s: float) -> tupl
     """Read the whole topic with a bare consumer (no group, no decoding): the raw rate the
     projector's own consumer could reach. Returns (records, seconds)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 * BATCH_BYTES,
@@ -97,13 +97,13 @@ async def consume_all(settings: Settings, total: int, deadline_s: float) -> tupl
     )
     await consumer.start()
     try:
-        assign_whole_topic(consumer, settings.events_topic)
+        assign_whole_topic(consumer, settings.kafka.events_topic)
         await consumer.seek_to_beginning()
         count = 0
         started = time.perf_counter()
         while count < total and time.perf_counter() - started < deadline_s:
             batch = await consumer.getmany(
-                timeout_ms=200, max_records=settings.projector_batch_size
+                timeout_ms=200, max_records=settings.projector.batch_size
             )
             count += sum(len(records) for records in batch.values())
         return count, time.perf_counter() - started
@@ -137,26 +137,26 @@ class GroupProgress:
         for group in await self._groups():
             consumer = await self._consumer(group)
             total = 0
-            for partition in range(self._settings.events_partitions):
-                tp = TopicPartition(self._settings.events_topic, partition)
+            for partition in range(self._settings.kafka.events_partitions):
+                tp = TopicPartition(self._settings.kafka.events_topic, partition)
                 total += await consumer.committed(tp) or 0
             best = max(best, total)
         return best
 
     async def _groups(self) -> list[str]:
-        groups = [self._settings.consumer_group]
-        tag = f"{{{self._settings.redis_prefix}}}"
+        groups = [self._settings.kafka.consumer_group]
+        tag = f"{{{self._settings.redis.prefix}}}"
         served = await self._redis.get(f"{tag}:generation")
         building = await self._redis.hget(f"{tag}:building", "generation")
         for generation in (served, building):
             if generation:
-                groups.append(f"{self._settings.consumer_group}.{generation.decode()}")
+                groups.append(f"{self._settings.kafka.consumer_group}.{generation.decode()}")
         return groups
 
     async def _consumer(self, group: str) -> AIOKafkaConsumer:
         if group not in self._consumers:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                bootstrap_servers=self._settings.kafka.bootstrap_servers,
                 group_id=group,
                 enable_auto_commit=False,
             )

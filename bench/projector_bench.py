@@ -125,14 +125,14 @@ async def run(
         rebuilt = await rebuild.rebuild(settings, total, stack.log_dir / "rebuild.log")
         # Each rebuild replaces the generation the previous one made: the same work again.
         one_process = await rebuild.rebuild(
-            settings.model_copy(update={"rebuild_processes": 1}),
+            settings.replace(rebuild_processes=1),
             total,
             stack.log_dir / "rebuild-one-process.log",
         )
     return ProjectorResults(
         events=total,
         deployments=len(deployments),
-        partitions=settings.events_partitions,
+        partitions=settings.kafka.events_partitions,
         publish_seconds=publish_seconds,
         raw_records=raw_records,
         raw_seconds=raw_seconds,
@@ -171,7 +171,10 @@ async def _batch_levers(
     settings = stack.settings("batch")
     deployments = make_deployments(sizes.projector_deployments, seed=17)
     total = await publish_bulk(settings, event_log(deployments, LEVER_ROUNDS))
-    same_topic = {"events_topic": settings.events_topic, "dlq_topic": settings.dlq_topic}
+    same_topic = {
+        "events_topic": settings.kafka.events_topic,
+        "dlq_topic": settings.kafka.dlq_topic,
+    }
     measured = []
     for number, (batch_size, fetch_bytes) in enumerate(LEVER_BATCHES):
         overrides = {
@@ -188,8 +191,8 @@ async def _batch_levers(
         )
         measured.append(
             (
-                run_settings.projector_batch_size,
-                run_settings.kafka_fetch_max_bytes,
+                run_settings.projector.batch_size,
+                run_settings.kafka.fetch_max_bytes,
                 run.steady_rate,
                 run.rss_max,
             )

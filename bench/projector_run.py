@@ -82,7 +82,7 @@ async def project_all(
 ) -> tuple[ProjectorRun, subprocess.Popen[bytes]]:
     """Run a projector until ``total`` records are committed (bounded by ``timeout``)."""
     metrics_port = free_port()
-    settings = settings.model_copy(update={"projector_metrics_port": metrics_port})
+    settings = settings.replace(projector_metrics_port=metrics_port)
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     started = time.perf_counter()
     process = spawn(args or PROJECTOR_ARGS, settings, log)
@@ -90,7 +90,7 @@ async def project_all(
     profiler: subprocess.Popen[bytes] | None = None
     stretch_peak = 0
     peak_exact = True  # VmHWM counts from the process's start until the first reset
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis.url)
     try:
         async with GroupProgress(settings, redis) as progress, httpx.AsyncClient() as http:
             while True:
@@ -159,7 +159,7 @@ async def _wait_served(
     redis: Redis, settings: Settings, process: subprocess.Popen[bytes], log: Path
 ) -> None:
     """Wait until a generation of the view is served (not timed: the run is measured)."""
-    key = f"{{{settings.redis_prefix}}}:generation"
+    key = f"{{{settings.redis.prefix}}}:generation"
     deadline = time.monotonic() + SERVED_TIMEOUT_SECONDS
     while await redis.get(key) is None:
         if process.poll() is not None or time.monotonic() > deadline:

@@ -28,16 +28,14 @@ EXIT_TIMEOUT_SECONDS = 120
 
 def rebuild_settings(source: Settings) -> Settings:
     """The projector's own settings (same topic, prefix and group): a rebuild of its view."""
-    return source.model_copy(
-        update={"rebuild_handover_seconds": 0.0, "generation_grace_seconds": 0.0}
-    )
+    return source.replace(rebuild_handover_seconds=0.0, generation_grace_seconds=0.0)
 
 
 async def rebuild(source: Settings, total: int, log: Path, timeout_s: float = 900) -> ProjectorRun:
     """Rebuild the view ``source``'s projector serves; it must serve one already."""
     settings = rebuild_settings(source)
-    redis = Redis.from_url(settings.redis_url)
-    generation_key = f"{{{settings.redis_prefix}}}:generation"
+    redis = Redis.from_url(settings.redis.url)
+    generation_key = f"{{{settings.redis.prefix}}}:generation"
     try:
         served = await redis.get(generation_key)
         if served is None:

@@ -68,14 +68,14 @@ def run_demo(settings: Settings) -> int:
             services.append(redis)
             updates["redis_url"] = redis.url
             print(f"embedded Redis on {redis.url}")
-        if settings.jwt_secret is None:
+        if settings.jwt.secret is None:
             updates["jwt_secret"] = SecretStr(secrets.token_hex(32))
-        if not _port_free(settings.api_host, settings.api_port):
+        if not _port_free(settings.api.host, settings.api.port):
             updates["api_port"] = free_port()
-        metrics_port = settings.projector_metrics_port
-        if metrics_port and not _port_free(settings.projector_metrics_host, metrics_port):
+        metrics_port = settings.projector.metrics_port
+        if metrics_port and not _port_free(settings.projector.metrics_host, metrics_port):
             updates["projector_metrics_port"] = free_port()
-        settings = settings.model_copy(update=updates)
+        settings = settings.replace(**updates)
         asyncio.run(_run(settings))
     finally:
         for service in reversed(services):
@@ -90,8 +90,8 @@ async def _run(settings: Settings) -> None:
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),
-            host=settings.api_host,
-            port=settings.api_port,
+            host=settings.api.host,
+            port=settings.api.port,
             log_level="warning",
             timeout_graceful_shutdown=2,
         )
@@ -132,7 +132,7 @@ async def _simulate(settings: Settings, stop: asyncio.Event) -> None:
     producer = create_producer(settings, "deploystatus-demo")
     await start_producer(producer, settings)
     try:
-        publisher = EventPublisher(producer, settings.events_topic)
+        publisher = EventPublisher(producer, settings.kafka.events_topic)
         await publisher.publish(events)
         await _wait_until_ready(settings, stop)
         _print_instructions(settings, alice, deployments)
@@ -148,7 +148,7 @@ async def _simulate(settings: Settings, stop: asyncio.Event) -> None:
 async def _wait_until_ready(settings: Settings, stop: asyncio.Event) -> None:
     """Until the API serves the view: on a fresh broker the projector's first generation
     takes a few seconds (joining the group), and a curl before that would get 503."""
-    url = f"http://{settings.api_host}:{settings.api_port}/readyz"
+    url = f"http://{settings.api.host}:{settings.api.port}/readyz"
     async with httpx.AsyncClient(timeout=2) as client:
         for _ in range(READY_POLLS):
             with contextlib.suppress(httpx.TransportError):
@@ -168,7 +168,7 @@ def _print_instructions(
     settings: Settings, alice: str, deployments: list[SimulatedDeployment]
 ) -> None:
     token = mint_token(settings, alice, ttl_seconds=24 * 3600)
-    base = f"http://{settings.api_host}:{settings.api_port}"
+    base = f"http://{settings.api.host}:{settings.api.port}"
     mine = [d for d in deployments if d.owner == alice]
     other = next(d for d in deployments if d.owner != alice)
     print(

@@ -51,6 +51,6 @@ async def publish_records(
     producer = create_producer(settings, "deploystatus-publish")
     await start_producer(producer, settings)
     try:
-        return await EventPublisher(producer, settings.events_topic).publish_records(records)
+        return await EventPublisher(producer, settings.kafka.events_topic).publish_records(records)
     finally:
         await producer.stop()

@@ -41,13 +41,13 @@ def create_producer(settings: Settings, client_id: str, linger_ms: int = 5) -> A
     gathers records sent one by one into batches; a caller that sends a whole batch and
     then awaits it (the projector) wants 0."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
         client_id=client_id,
         acks="all",
-        enable_idempotence=settings.kafka_idempotence,
+        enable_idempotence=settings.kafka.idempotence,
         linger_ms=linger_ms,
         max_batch_size=MAX_BATCH_BYTES,
-        compression_type=settings.producer_compression,
+        compression_type=settings.kafka.producer_compression,
         partitioner=KeyHashCache(),
     )
 
@@ -58,15 +58,15 @@ def create_consumer(
     """A consumer that commits only when told to (after the view is written), starting at
     the beginning of the log when its group has committed nothing."""
     return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
         group_id=group_id,
         client_id=client_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_records,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        fetch_max_bytes=settings.kafka_fetch_max_bytes,
-        max_partition_fetch_bytes=settings.partition_fetch_bytes,
+        session_timeout_ms=settings.kafka.session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka.heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
+        fetch_max_bytes=settings.kafka.fetch_max_bytes,
+        max_partition_fetch_bytes=settings.kafka.partition_fetch_bytes,
     )

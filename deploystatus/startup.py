@@ -77,16 +77,16 @@ class ServiceUnreachable(CommandFailed, ConnectionError):
 
 def kafka_unreachable(settings: Settings, error: BaseException) -> ServiceUnreachable:
     return ServiceUnreachable(
-        "Kafka", "KAFKA_BOOTSTRAP_SERVERS", settings.kafka_bootstrap_servers, error
+        "Kafka", "KAFKA_BOOTSTRAP_SERVERS", settings.kafka.bootstrap_servers, error
     )
 
 
 def redis_unreachable(settings: Settings, error: BaseException) -> ServiceUnreachable:
-    if settings.redis_cluster_nodes:
+    if settings.redis.cluster_nodes:
         return ServiceUnreachable(
-            "Redis", "REDIS_CLUSTER_NODES", settings.redis_cluster_nodes, error
+            "Redis", "REDIS_CLUSTER_NODES", settings.redis.cluster_nodes, error
         )
-    return ServiceUnreachable("Redis", "REDIS_URL", _without_password(settings.redis_url), error)
+    return ServiceUnreachable("Redis", "REDIS_URL", _without_password(settings.redis.url), error)
 
 
 def explain(error: BaseException, settings: Settings) -> CommandFailed | None:
@@ -114,8 +114,8 @@ async def start_producer(producer: AIOKafkaProducer, settings: Settings) -> None
     except KafkaError as exc:
         await producer.stop()
         # Past bootstrap, start() only asks for the producer id, which idempotence needs.
-        if settings.kafka_idempotence and not exc.retriable:
-            raise IdempotenceRefused(settings.kafka_bootstrap_servers, exc) from exc
+        if settings.kafka.idempotence and not exc.retriable:
+            raise IdempotenceRefused(settings.kafka.bootstrap_servers, exc) from exc
         raise
 
 

@@ -23,19 +23,22 @@ async def ensure_topics(settings: Settings) -> None:
     """Create the events, dead-letter and status changelog topics unless they exist
     (concurrent callers are fine)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="deploystatus-admin"
+        bootstrap_servers=settings.kafka.bootstrap_servers, client_id="deploystatus-admin"
     )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        configs = {settings.events_topic: KEEP_FOREVER, settings.dlq_topic: KEEP_FOREVER}
-        if settings.status_topic:
-            configs[settings.status_topic] = LATEST_PER_KEY
+        configs = {
+            settings.kafka.events_topic: KEEP_FOREVER,
+            settings.kafka.dlq_topic: KEEP_FOREVER,
+        }
+        if settings.kafka.status_topic:
+            configs[settings.kafka.status_topic] = LATEST_PER_KEY
         wanted = [
             NewTopic(
                 name,
-                num_partitions=settings.events_partitions,
-                replication_factor=settings.events_replication_factor,
+                num_partitions=settings.kafka.events_partitions,
+                replication_factor=settings.kafka.events_replication_factor,
                 topic_configs=topic_configs,
             )
             for name, topic_configs in configs.items()
@@ -62,8 +65,8 @@ async def end_offsets(settings: Settings) -> dict[int, int]:
     try:
         await consumer.topics()
         partitions = [
-            TopicPartition(settings.events_topic, p)
-            for p in consumer.partitions_for_topic(settings.events_topic) or ()
+            TopicPartition(settings.kafka.events_topic, p)
+            for p in consumer.partitions_for_topic(settings.kafka.events_topic) or ()
         ]
         ends = await consumer.end_offsets(partitions)
         return {tp.partition: offset for tp, offset in ends.items()}

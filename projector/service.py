@@ -49,12 +49,12 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
     in hand, commit it and return."""
     if stopping is None:
         stopping = stop_on_signals()
-    if settings.projector_metrics_port:
-        start_metrics_server(settings.projector_metrics_port, settings.projector_metrics_host)
+    if settings.projector.metrics_port:
+        start_metrics_server(settings.projector.metrics_port, settings.projector.metrics_host)
     fence = ServerFence()
     redis = create_redis(settings, fence)
-    generations = Generations(redis, Keys(settings.redis_prefix))
-    cleaner = GenerationCleaner(generations, settings.generation_grace_seconds)
+    generations = Generations(redis, Keys(settings.redis.prefix))
+    cleaner = GenerationCleaner(generations, settings.projector.generation_grace_seconds)
     try:
         # At start-up the log lines name the setting that points at what does not answer.
         await retry(lambda: reach_kafka(settings), "connecting to Kafka", stopping)
@@ -110,7 +110,7 @@ async def _feed(
     stopping: asyncio.Event,
 ) -> None:
     """Consume into ``role.generation`` until stopped or the generation changes."""
-    keys = Keys(settings.redis_prefix)
+    keys = Keys(settings.redis.prefix)
     store = RedisStatusStore(redis, keys, role.generation, keys.changes, fence)
     already_dead = await retry(lambda: _dead_lettered(settings), "dead-letter scan", stopping)
     # Dead letters and changelog records are sent a batch at a time and awaited: no linger.
@@ -118,8 +118,8 @@ async def _feed(
     consumer = create_consumer(
         settings,
         "deploystatus-projector",
-        group_of(settings.consumer_group, role.generation),
-        settings.projector_batch_size,
+        group_of(settings.kafka.consumer_group, role.generation),
+        settings.projector.batch_size,
     )
     try:
         await retry(producer.start, "dead-letter producer start", stopping)
@@ -128,25 +128,27 @@ async def _feed(
             consumer,
             store,
             generations,
-            DeadLetters(producer, settings.dlq_topic, already_dead),
-            batch_size=settings.projector_batch_size,
-            poll_timeout_ms=settings.projector_poll_timeout_ms,
+            DeadLetters(producer, settings.kafka.dlq_topic, already_dead),
+            batch_size=settings.projector.batch_size,
+            poll_timeout_ms=settings.projector.poll_timeout_ms,
             stopping=stopping,
             fanout=Fanout(
                 store,
-                Changelog(producer, settings.status_topic) if settings.status_topic else None,
+                Changelog(producer, settings.kafka.status_topic)
+                if settings.kafka.status_topic
+                else None,
             ),
         )
         watch = GenerationWatch(generations, role, cleaner)
         projector.subscribe(
-            settings.events_topic,
+            settings.kafka.events_topic,
             on_assigned=partial(check_on_assignment, consumer, store, generations),
         )
         log.info(
             "projector %s generation %s (group %r)",
             "building" if role.build else "serving",
             role.generation,
-            group_of(settings.consumer_group, role.generation),
+            group_of(settings.kafka.consumer_group, role.generation),
         )
         reporter = asyncio.create_task(_report(projector))
         role_name = "building" if role.build else "serving"
@@ -223,7 +225,9 @@ async def _dead_lettered(settings: Settings) -> dict[int, int]:
     consumer = create_consumer(settings, "deploystatus-dlq-scan")
     await consumer.start()
     try:
-        return await dead_lettered_offsets(consumer, settings.dlq_topic, settings.events_topic)
+        return await dead_lettered_offsets(
+            consumer, settings.kafka.dlq_topic, settings.kafka.events_topic
+        )
     finally:
         await consumer.stop()
 

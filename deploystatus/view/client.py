@@ -40,10 +40,10 @@ def create_redis(settings: Settings, fence: ServerFence | None = None) -> RedisC
     """A Redis (or Redis Cluster) client whose calls fail fast when Redis is down, so callers
     can answer 503 or back off instead of piling up behind a dead connection. With a
     ``fence``, its connections refuse server processes the fence has not accepted."""
-    timeout = settings.redis_timeout_seconds
-    nodes = settings.redis_cluster_nodes
-    if not nodes and settings.redis_url.startswith(CLUSTER_SCHEME):
-        nodes = settings.redis_url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
+    timeout = settings.redis.timeout_seconds
+    nodes = settings.redis.cluster_nodes
+    if not nodes and settings.redis.url.startswith(CLUSTER_SCHEME):
+        nodes = settings.redis.url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
     if nodes:
         startup = []
         for node in nodes.split(","):
@@ -62,11 +62,11 @@ def create_redis(settings: Settings, fence: ServerFence | None = None) -> RedisC
             for startup_node in cluster.nodes_manager.startup_nodes.values():
                 startup_node.connection_class = connection_class
         return cluster
-    options = connection_options(settings.redis_url)
+    options = connection_options(settings.redis.url)
     if fence is not None:
         options["connection_class"] = fenced(options.get("connection_class", Connection), fence)
     return Redis.from_url(
-        settings.redis_url,
+        settings.redis.url,
         decode_responses=False,
         health_check_interval=30,
         socket_timeout=timeout,

@@ -37,9 +37,9 @@ log = logging.getLogger(__name__)
 async def run_rebuild(settings: Settings, *, resume: bool, stopping: asyncio.Event) -> str:
     """Rebuild the view; returns the generation now served."""
     redis = create_redis(settings)
-    keys = Keys(settings.redis_prefix)
+    keys = Keys(settings.redis.prefix)
     generations = Generations(redis, keys)
-    lease = Lease(redis, keys.rebuild_lease, settings.rebuild_lease_seconds)
+    lease = Lease(redis, keys.rebuild_lease, settings.projector.rebuild_lease_seconds)
     try:
         await ensure_topics(settings)
         if not await lease.acquire():
@@ -53,8 +53,12 @@ async def run_rebuild(settings: Settings, *, resume: bool, stopping: asyncio.Eve
         finally:
             await lease.release()
         if previous:
-            log.info("deleting generation %s in %.0fs", previous, settings.generation_grace_seconds)
-            await asyncio.sleep(settings.generation_grace_seconds)
+            log.info(
+                "deleting generation %s in %.0fs",
+                previous,
+                settings.projector.generation_grace_seconds,
+            )
+            await asyncio.sleep(settings.projector.generation_grace_seconds)
             for stale in await generations.stale():
                 removed = await generations.delete(stale)
                 log.info("deleted generation %s (%d keys)", stale, removed)
@@ -66,9 +70,9 @@ async def run_rebuild(settings: Settings, *, resume: bool, stopping: asyncio.Eve
 async def abort_rebuild(settings: Settings) -> str:
     """Discard an interrupted rebuild and its keys; returns the discarded generation."""
     redis = create_redis(settings)
-    keys = Keys(settings.redis_prefix)
+    keys = Keys(settings.redis.prefix)
     generations = Generations(redis, keys)
-    lease = Lease(redis, keys.rebuild_lease, settings.rebuild_lease_seconds)
+    lease = Lease(redis, keys.rebuild_lease, settings.projector.rebuild_lease_seconds)
     try:
         if not await lease.acquire():
             raise RebuildRefused(
@@ -125,7 +129,7 @@ async def _replay(
     stopping: asyncio.Event,
 ) -> str | None:
     """Feed ``build.generation`` through all phases; returns the generation it replaced."""
-    store = RedisStatusStore(redis, Keys(settings.redis_prefix), build.generation)
+    store = RedisStatusStore(redis, Keys(settings.redis.prefix), build.generation)
     mine, *others = share_out(build.target, process_count(settings, len(build.target)))
     workers = Workers(settings, build.generation, others)
     phases = _Phases(settings, generations, lease, build, stopping, store, workers)
@@ -188,9 +192,11 @@ class _Phases:
                 raise RebuildInterrupted(f"generation {self._build.generation} was discarded")
             self.previous = previous
             # Served now: watchers must hear of what the hand-over applies.
-            self._store.notify_channel = Keys(self._settings.redis_prefix).changes
+            self._store.notify_channel = Keys(self._settings.redis.prefix).changes
             self._phase = "handover"
-            self._handover_until = time.monotonic() + self._settings.rebuild_handover_seconds
+            self._handover_until = (
+                time.monotonic() + self._settings.projector.rebuild_handover_seconds
+            )
             self._progress.finish(
                 f"generation {self._build.generation} is served (replaced {previous or 'none'})"
             )

@@ -36,19 +36,19 @@ async def replay(
     consumer = create_consumer(
         settings,
         "deploystatus-rebuild",
-        group_of(settings.consumer_group, store.generation),
-        settings.rebuild_batch_size,
+        group_of(settings.kafka.consumer_group, store.generation),
+        settings.projector.rebuild_batch_size,
     )
     await consumer.start()
     try:
-        consumer.assign([TopicPartition(settings.events_topic, p) for p in partitions])
+        consumer.assign([TopicPartition(settings.kafka.events_topic, p) for p in partitions])
         projector = Projector(
             consumer,
             store,
             generations,
             None,  # the projectors dead-letter bad records; a replay must not repeat them
-            batch_size=settings.rebuild_batch_size,
-            poll_timeout_ms=settings.projector_poll_timeout_ms,
+            batch_size=settings.projector.rebuild_batch_size,
+            poll_timeout_ms=settings.projector.poll_timeout_ms,
             stopping=stopping,
             # The new generation needs its own owner index; the changelog is the
             # projectors' (the replay would only repeat documents it already holds).

@@ -49,14 +49,14 @@ class VerifyRefused(Exception):
 async def verify(settings: Settings, sample: int | None = None) -> tuple[str, int, list[Mismatch]]:
     """(generation, documents checked, mismatches) for the served generation."""
     redis = create_redis(settings)
-    keys = Keys(settings.redis_prefix)
+    keys = Keys(settings.redis.prefix)
     consumer = create_consumer(settings, "deploystatus-verify")
     await consumer.start()
     try:
         generation = await Generations(redis, keys).current()
         if generation is None:
             raise VerifyRefused("Redis serves no generation of the view: nothing to verify")
-        log = _Log(consumer, settings.events_topic)
+        log = _Log(consumer, settings.kafka.events_topic)
         await log.start()
         await log.read_to_end()
         for bad in log.skipped:

@@ -33,7 +33,7 @@ STOP_TIMEOUT_SECONDS = 30.0
 
 def process_count(settings: Settings, partitions: int) -> int:
     """How many processes replay a log of ``partitions`` partitions (at least one each)."""
-    wanted = settings.rebuild_processes or min(os.cpu_count() or 1, AUTO_MAX_PROCESSES)
+    wanted = settings.projector.rebuild_processes or min(os.cpu_count() or 1, AUTO_MAX_PROCESSES)
     return max(1, min(wanted, partitions))
 
 
@@ -112,7 +112,7 @@ async def run_worker(
         log.warning("the rebuild that started this helper is gone; not starting")
         return
     redis = create_redis(settings)
-    keys = Keys(settings.redis_prefix)
+    keys = Keys(settings.redis.prefix)
     generations = Generations(redis, keys)
     store = RedisStatusStore(redis, keys, generation)
 

@@ -62,7 +62,7 @@ async def settings(kafka, redis_endpoint, redis_kind, request) -> AsyncIterator[
     yield settings
     async with create_redis(settings) as redis:
         keys = [
-            key async for key in redis.scan_iter(match=f"{settings.redis_prefix}:*", count=1000)
+            key async for key in redis.scan_iter(match=f"{settings.redis.prefix}:*", count=1000)
         ]
         if keys:
             await redis.unlink(*keys)
@@ -73,6 +73,6 @@ def own_redis(settings, tmp_path):
     """A Redis process of this test's own, to pause, flush or restart, and settings using it."""
     server = start_redis(log_dir=tmp_path)
     try:
-        yield server, settings.model_copy(update={"redis_url": server.url})
+        yield server, settings.replace(redis_url=server.url)
     finally:
         server.stop()

@@ -52,7 +52,7 @@ async def publish_records(
     producer = create_producer(settings, "tests")
     await producer.start()
     try:
-        publisher = EventPublisher(producer, settings.events_topic)
+        publisher = EventPublisher(producer, settings.kafka.events_topic)
         written = []
         for key, value, event in records:
             if event is not None:
@@ -96,7 +96,7 @@ def expected_documents(events: Iterable[Event]) -> dict[str, bytes | None]:
 async def serve_empty_generation(settings: Settings) -> str:
     """Make Redis serve a new, empty generation, as projectors do on an empty log."""
     async with create_redis(settings) as redis:
-        generations = Generations(redis, Keys(settings.redis_prefix))
+        generations = Generations(redis, Keys(settings.redis.prefix))
         build = await generations.begin("projectors", {})
         assert build is not None
         assert await generations.promote(build.generation) is not None
@@ -105,7 +105,7 @@ async def serve_empty_generation(settings: Settings) -> str:
 
 async def served_generation(settings: Settings) -> str | None:
     async with create_redis(settings) as redis:
-        raw = await redis.get(Keys(settings.redis_prefix).generation)
+        raw = await redis.get(Keys(settings.redis.prefix).generation)
     return raw.decode() if raw else None
 
 
@@ -113,7 +113,7 @@ async def stored_documents(
     settings: Settings, deployment_ids: Iterable[str]
 ) -> dict[str, bytes | None] | None:
     """The served documents of these deployments, or None while no generation is served."""
-    keys = Keys(settings.redis_prefix)
+    keys = Keys(settings.redis.prefix)
     async with create_redis(settings) as redis:
         raw = await redis.get(keys.generation)
         if raw is None:
@@ -128,7 +128,7 @@ async def stored_documents(
 async def active_generation(settings: Settings) -> str | None:
     """The served generation, else the one being built."""
     async with create_redis(settings) as redis:
-        generations = Generations(redis, Keys(settings.redis_prefix))
+        generations = Generations(redis, Keys(settings.redis.prefix))
         build = await generations.building()
         return await generations.current() or (build.generation if build else None)
 
@@ -137,7 +137,7 @@ async def stored_state(settings: Settings, deployment_id: str) -> DeploymentStat
     """The fold state in the active generation (served, else being built)."""
     generation = await active_generation(settings) or ""
     async with create_redis(settings) as redis:
-        key = Keys(settings.redis_prefix).deployment(generation, deployment_id)
+        key = Keys(settings.redis.prefix).deployment(generation, deployment_id)
         raw, document = await redis.hmget(key, [STATE, DOCUMENT])
     return from_stored(raw, document) if raw else None
 
@@ -212,7 +212,7 @@ async def read_topic(
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """The first ``count`` records of ``topic`` (all partitions, no consumer group)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
@@ -236,15 +236,17 @@ async def committed_offsets(settings: Settings) -> dict[int, int]:
     the active generation."""
     generation = await active_generation(settings) or ""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=group_of(settings.consumer_group, generation),
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=group_of(settings.kafka.consumer_group, generation),
         enable_auto_commit=False,
     )
     await consumer.start()
     try:
         result = {}
-        for partition in range(settings.events_partitions):
-            committed = await consumer.committed(TopicPartition(settings.events_topic, partition))
+        for partition in range(settings.kafka.events_partitions):
+            committed = await consumer.committed(
+                TopicPartition(settings.kafka.events_topic, partition)
+            )
             result[partition] = committed if committed is not None else 0
         return result
     finally:
@@ -363,7 +365,7 @@ class SteadyPublisher:
         producer = create_producer(self._settings, "tests-steady")
         await producer.start()
         try:
-            publisher = EventPublisher(producer, self._settings.events_topic)
+            publisher = EventPublisher(producer, self._settings.kafka.events_topic)
             chunk = max(1, int(self._rate / 20))
             for start in range(0, len(self._events), chunk):
                 await publisher.publish(self._events[start : start + chunk])
@@ -383,5 +385,5 @@ async def applied_total(settings: Settings) -> int:
     if generation is None:
         return 0
     async with create_redis(settings) as redis:
-        applied = await Generations(redis, Keys(settings.redis_prefix)).applied(generation)
+        applied = await Generations(redis, Keys(settings.redis.prefix)).applied(generation)
     return sum(applied.values())

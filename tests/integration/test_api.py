@@ -84,9 +84,7 @@ async def test_bad_tokens_get_one_401(settings, alice_deployment, authorization)
 
 async def test_audience_and_issuer_are_checked_when_configured(settings):
     """With JWT_AUDIENCE and JWT_ISSUER set, tokens must carry exactly those values."""
-    settings = settings.model_copy(
-        update={"jwt_audience": "deploystatus", "jwt_issuer": "https://auth.example"}
-    )
+    settings = settings.replace(jwt_audience="deploystatus", jwt_issuer="https://auth.example")
     await serve_empty_generation(settings)
     url = f"/status/{uuid.uuid4()}"
     async with running_api(settings) as client:
@@ -180,7 +178,7 @@ async def test_if_none_match_forms(settings, alice_deployment):
 
 async def test_redis_unreachable_is_503_and_not_ready(settings):
     """Without Redis the status read is 503 with Retry-After; /healthz 200, /readyz 503."""
-    settings = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    settings = settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     async with running_api(settings) as client:
         response = await client.get(f"/status/{uuid.uuid4()}", headers=bearer(settings, ALICE))
         assert response.status_code == 503
@@ -220,4 +218,4 @@ def test_short_secret_is_refused_at_startup(settings):
     from api.exceptions import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="JWT_SECRET is 5 bytes"):
-        create_app(settings.model_copy(update={"jwt_secret": SecretStr("short")}))
+        create_app(settings.replace(jwt_secret=SecretStr("short")))

@@ -39,7 +39,7 @@ async def test_publish_partitions_orders_and_batches_like_send(settings):
     """Small documents, tombstones and documents large enough to fill several batches of a
     partition each: every record is on its key's partition (aiokafka's default partitioner),
     carries its position, and a key's records keep their order."""
-    settings = settings.model_copy(update={"status_topic": f"status-{uuid.uuid4().hex[:8]}"})
+    settings = settings.replace(status_topic=f"status-{uuid.uuid4().hex[:8]}")
     await ensure_topics(settings)
     deployments = [str(uuid.uuid4()) for _ in range(300)]
     large = b"x" * (MAX_BATCH_BYTES // 3)
@@ -50,17 +50,17 @@ async def test_publish_partitions_orders_and_batches_like_send(settings):
     producer = create_producer(settings, "tests-changelog", linger_ms=0)
     await producer.start()
     try:
-        changelog = Changelog(producer, settings.status_topic)
+        changelog = Changelog(producer, settings.kafka.status_topic)
         for documents in rounds:  # as two projector batches
             records = changelog.records()
             for deployment_id, (document, position) in documents.items():
                 await records.add(deployment_id, document, position)
             await records.sent()
-        partitions = sorted(await producer.partitions_for(settings.status_topic))
+        partitions = sorted(await producer.partitions_for(settings.kafka.status_topic))
     finally:
         await producer.stop()
 
-    records = await read_topic(settings, settings.status_topic, 2 * len(deployments))
+    records = await read_topic(settings, settings.kafka.status_topic, 2 * len(deployments))
     assert len(records) == 2 * len(deployments)
     expected_partition = DefaultPartitioner()
     seen: dict[str, list[tuple[bytes | None, bytes]]] = {}
@@ -83,7 +83,7 @@ async def test_a_batch_whose_acks_failed_is_produced_again_from_its_states(setti
     only the states; when the acks of a batch fail, ``finish()`` raises, and the retry
     renders the documents again and produces them: every deployment's latest record is its
     document, the owner index holds every owner."""
-    settings = settings.model_copy(update={"status_topic": f"status-{uuid.uuid4().hex[:8]}"})
+    settings = settings.replace(status_topic=f"status-{uuid.uuid4().hex[:8]}")
     await ensure_topics(settings)
     owner = str(uuid.uuid4())
     states = []
@@ -111,9 +111,9 @@ async def test_a_batch_whose_acks_failed_is_produced_again_from_its_states(setti
     await producer.start()
     try:
         async with create_redis(settings) as redis:
-            keys = Keys(settings.redis_prefix)
+            keys = Keys(settings.redis.prefix)
             store = RedisStatusStore(redis, keys, "g-fanout")
-            fanout = Fanout(store, Changelog(producer, settings.status_topic)).batch()
+            fanout = Fanout(store, Changelog(producer, settings.kafka.status_topic)).batch()
             for chunk in (writes[:25], writes[25:]):  # as the consumer adds its chunks
                 await fanout.add(chunk)
             del writes  # what the consumer drops: the documents go with their writes
@@ -125,7 +125,7 @@ async def test_a_batch_whose_acks_failed_is_produced_again_from_its_states(setti
         await producer.stop()
 
     assert {member.decode() for member in owned} == set(expected)
-    records = await read_topic(settings, settings.status_topic, 2 * len(expected))
+    records = await read_topic(settings, settings.kafka.status_topic, 2 * len(expected))
     latest = {}
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         latest[record.key.decode()] = record.value
@@ -139,13 +139,11 @@ async def test_records_produced_again_after_failed_acks_do_not_overtake_the_next
     """A projector's batch whose changelog acks failed is produced again by its tail while
     the next batch is folded; the next batch's newer records for the same deployments must
     still come after those: every deployment's latest record is its stored document."""
-    settings = settings.model_copy(
-        update={"events_partitions": 1, "status_topic": f"status-{uuid.uuid4().hex[:8]}"}
-    )
+    settings = settings.replace(events_partitions=1, status_topic=f"status-{uuid.uuid4().hex[:8]}")
     await ensure_topics(settings)
     producer = create_producer(settings, "tests-overtake")
     await producer.start()
-    publisher = EventPublisher(producer, settings.events_topic)
+    publisher = EventPublisher(producer, settings.kafka.events_topic)
     # The projector's changelog producer (created after this) makes one producer batch per
     # record, sent as soon as the next one is added: the next batch's records would reach
     # the broker while the first batch's tail is still retrying.
@@ -187,6 +185,6 @@ async def test_records_produced_again_after_failed_acks_do_not_overtake_the_next
 
     assert injected
     latest = {}
-    for record in await read_topic(settings, settings.status_topic, 10_000, patience=3):
+    for record in await read_topic(settings, settings.kafka.status_topic, 10_000, patience=3):
         latest[record.key.decode()] = record.value
     assert latest == stored

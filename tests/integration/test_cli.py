@@ -24,7 +24,7 @@ async def test_publish_file_then_read_with_minted_token(settings, tmp_path):
     assert published.returncode == 0, published.stderr
     positions = [orjson.loads(line) for line in published.stdout.splitlines()]
     assert len(positions) == len(events)
-    assert {p["topic"] for p in positions} == {settings.events_topic}
+    assert {p["topic"] for p in positions} == {settings.kafka.events_topic}
     assert len({p["partition"] for p in positions}) == 1, "one key, one partition"
 
     minted = await run_cli(settings, "token", "--sub", owner, "--ttl", "60")

@@ -62,10 +62,10 @@ def librdkafka_publish(settings: Settings, events: list[Event], codec: str) -> N
     keys partitioned by murmur2 as Java clients (and aiokafka) do."""
     producer = confluent_kafka.Producer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
             "compression.type": codec,
             "partitioner": "murmur2_random",
-            "enable.idempotence": settings.kafka_idempotence,
+            "enable.idempotence": settings.kafka.idempotence,
             "acks": "all",
             "linger.ms": 20,
         }
@@ -74,7 +74,7 @@ def librdkafka_publish(settings: Settings, events: list[Event], codec: str) -> N
     for event in events:
         key, value = encode(event)
         producer.produce(
-            settings.events_topic,
+            settings.kafka.events_topic,
             key=key,
             value=value,
             on_delivery=lambda error, _: failures.append(error) if error else None,
@@ -108,19 +108,19 @@ async def test_librdkafka_batches_of_each_codec_are_folded_rebuilt_and_verified(
     """Events published by librdkafka in each codec are served as the fold of the log, a
     rebuild replays them into the same view, `verify` passes, and with KAFKA_COMPRESSION
     the projector's changelog is written in that codec too."""
-    settings = settings.model_copy(
-        update={
-            "kafka_compression": codec,
-            "generation_grace_seconds": 1.0,
-            "rebuild_handover_seconds": 2.0,
-            "rebuild_lease_seconds": 2.0,
-        }
+    settings = settings.replace(
+        kafka_compression=codec,
+        generation_grace_seconds=1.0,
+        rebuild_handover_seconds=2.0,
+        rebuild_lease_seconds=2.0,
     )
     _, events = fleet(seed=len(codec), deployments=12, changes=150)
     await ensure_topics(settings)
     await asyncio.to_thread(librdkafka_publish, settings, events, codec)
     with decodes_counted(codec) as calls:
-        assert len(await read_topic(settings, settings.events_topic, len(events))) == len(events)
+        assert len(await read_topic(settings, settings.kafka.events_topic, len(events))) == len(
+            events
+        )
     assert calls[codec] > 0, f"librdkafka's batches were not {codec}"
 
     async with running_projector(settings):
@@ -136,7 +136,7 @@ async def test_librdkafka_batches_of_each_codec_are_folded_rebuilt_and_verified(
     assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
 
     with decodes_counted(codec) as calls:
-        assert await read_topic(settings, settings.status_topic, 12)
+        assert await read_topic(settings, settings.kafka.status_topic, 12)
     assert calls[codec] > 0, f"the changelog's batches were not {codec}"
 
 
@@ -167,7 +167,7 @@ async def test_an_undecodable_batch_is_dead_lettered_once_and_the_partition_move
     are folded, the batch is skipped with one error line naming topic, partition and
     offsets, counted, and dead-lettered once as `undecodable_batch`; the projector lives on."""
     port = free_port()
-    settings = settings.model_copy(update={"projector_metrics_port": port, "log_format": "json"})
+    settings = settings.replace(projector_metrics_port=port, log_format="json")
     rng = random.Random(5)
     target, created = create_deployment(str(uuid.uuid4()), "target", 3, rng)
     _, other_events = fleet(seed=6, deployments=6, changes=40)
@@ -190,7 +190,7 @@ async def test_an_undecodable_batch_is_dead_lettered_once_and_the_partition_move
             lambda value: value == 1.0,
             "the undecodable-batch counter",
         )
-        letters = await read_topic(settings, settings.dlq_topic, 1)
+        letters = await read_topic(settings, settings.kafka.dlq_topic, 1)
         assert projector.poll() is None, "the projector exited"
     finally:
         assert stop_process(projector) == 0
@@ -202,7 +202,7 @@ async def test_an_undecodable_batch_is_dead_lettered_once_and_the_partition_move
     last = int(headers[dead_letters.ORIGINAL_LAST_OFFSET])
     assert headers[dead_letters.ERROR_REASON] == b"undecodable_batch"
     assert b"snappy" in headers[dead_letters.ERROR_MESSAGE]
-    assert headers[dead_letters.ORIGINAL_TOPIC] == settings.events_topic.encode()
+    assert headers[dead_letters.ORIGINAL_TOPIC] == settings.kafka.events_topic.encode()
     assert (first, last) == (len(before), len(before) + len(lost) - 1)
     assert letters[0].key is None and letters[0].value == b""
 
@@ -210,7 +210,7 @@ async def test_an_undecodable_batch_is_dead_lettered_once_and_the_partition_move
     errors = [line for line in lines if line["level"] == "ERROR"]
     assert len(errors) == 1, errors
     message = errors[0]["message"]
-    assert f"{settings.events_topic}[{partition}] offsets {first}-{last}" in message
+    assert f"{settings.kafka.events_topic}[{partition}] offsets {first}-{last}" in message
     assert (errors[0]["partition"], errors[0]["offset"]) == (partition, first)
 
     # verify, which cannot decode the batch either, skips it as the projector did.

@@ -23,11 +23,9 @@ async def test_two_projectors_in_one_group_equal_one_projector(settings):
             await wait_for_view(settings, events)
     pair_view = await stored_documents(settings, expected_documents(events))
 
-    lone = settings.model_copy(
-        update={
-            "consumer_group": settings.consumer_group + "-lone",
-            "redis_prefix": settings.redis_prefix + ":lone",
-        }
+    lone = settings.replace(
+        consumer_group=settings.kafka.consumer_group + "-lone",
+        redis_prefix=settings.redis.prefix + ":lone",
     )
     async with running_projector(lone):
         await wait_for_view(lone, events)

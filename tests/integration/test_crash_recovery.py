@@ -115,7 +115,7 @@ async def test_kill_before_the_fanout_is_made_good_on_redelivery(settings, tmp_p
     expected = expected_documents(events)
     async with running_projector(settings):
         await wait_for_view(settings, events)
-        keys = Keys(settings.redis_prefix)
+        keys = Keys(settings.redis.prefix)
         async with create_redis(settings) as redis:
             await wait_for(
                 lambda: served_generation(settings),
@@ -129,7 +129,7 @@ async def test_kill_before_the_fanout_is_made_good_on_redelivery(settings, tmp_p
                 "the owner index",
             )
         await wait_for(
-            lambda: read_topic(settings, settings.status_topic, 10**6, patience=1),
+            lambda: read_topic(settings, settings.kafka.status_topic, 10**6, patience=1),
             lambda records: (
                 {r.key.decode(): r.value for r in records if r.key.decode() in expected} == expected
             ),

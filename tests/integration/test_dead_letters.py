@@ -52,13 +52,13 @@ async def test_bad_records_are_dead_lettered_and_later_events_apply(settings):
 
     async with running_projector(settings):
         await wait_for_view(settings, [*events, later])
-        dead = await read_topic(settings, settings.dlq_topic, len(bad))
+        dead = await read_topic(settings, settings.kafka.dlq_topic, len(bad))
 
     assert len(dead) == len(bad)
     by_reason = {}
     for record in dead:
         headers = {name: value.decode() for name, value in record.headers}
-        assert headers[dlq.ORIGINAL_TOPIC] == settings.events_topic
+        assert headers[dlq.ORIGINAL_TOPIC] == settings.kafka.events_topic
         assert (int(headers[dlq.ORIGINAL_PARTITION]), int(headers[dlq.ORIGINAL_OFFSET])) in origin
         assert headers[dlq.ERROR_MESSAGE]
         by_reason[headers[dlq.ERROR_REASON]] = (record.key, record.value)
@@ -75,7 +75,7 @@ async def test_original_headers_are_kept(settings):
     await producer.start()
     try:
         await producer.send_and_wait(
-            settings.events_topic,
+            settings.kafka.events_topic,
             key=b"k",
             value=b"nope",
             headers=[("traceparent", b"00-abc-def-01")],
@@ -83,6 +83,6 @@ async def test_original_headers_are_kept(settings):
     finally:
         await producer.stop()
     async with running_projector(settings):
-        [record] = await read_topic(settings, settings.dlq_topic, 1)
+        [record] = await read_topic(settings, settings.kafka.dlq_topic, 1)
     assert record.headers[-1] == ("traceparent", b"00-abc-def-01")
     assert dict(record.headers)[dlq.ERROR_REASON] == b"not_json"

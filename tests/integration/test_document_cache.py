@@ -45,7 +45,7 @@ def cache_misses() -> float:
 @pytest.fixture
 def unmetered(settings):
     """Settings without request budgets: counting them is a Redis round trip of its own."""
-    return settings.model_copy(update={"api_rate_limit_per_user": 0, "api_rate_limit_per_ip": 0})
+    return settings.replace(api_rate_limit_per_user=0, api_rate_limit_per_ip=0)
 
 
 @contextlib.asynccontextmanager
@@ -98,7 +98,7 @@ async def test_owner_reads_hit_the_cache_and_changes_reach_them(unmetered):
 
 async def test_frozen_redis_stops_cached_answers_within_the_bound(own_redis):
     server, settings = own_redis
-    settings = settings.model_copy(update={"api_cache_max_staleness_ms": 300})
+    settings = settings.replace(api_cache_max_staleness_ms=300)
     async with alices_deployment(settings, 8) as (client, _, _, url, alice):
         assert (await client.get(url, headers=alice)).status_code == 200
         server.pause()

@@ -38,7 +38,7 @@ async def settle(settings, events, fault_report, scenario_name: str, faults: int
     recovery = time.monotonic() - recovery_start
     verified = await run_cli(settings, "verify")
     mismatches = verified.stdout.decode().count("\n")
-    dead = await read_topic(settings, settings.dlq_topic, 1, patience=1)
+    dead = await read_topic(settings, settings.kafka.dlq_topic, 1, patience=1)
     fault_report(
         {
             "scenario": scenario_name,
@@ -139,7 +139,7 @@ async def test_redis_restarted_empty_under_load(settings, tmp_path, fault_report
     """Redis restarts without its data while events stream in: the projector rebuilds the
     view by itself and nothing is lost."""
     server = start_redis(log_dir=tmp_path)
-    settings = settings.model_copy(update={"redis_url": server.url})
+    settings = settings.replace(redis_url=server.url)
     events = scenario(seed=64, deployments=40, changes=3000)
     fleet = ProjectorFleet(settings, tmp_path)
     started = time.monotonic()

@@ -37,7 +37,7 @@ async def test_projector_metrics_and_json_logs(settings, tmp_path):
     """The projector counts consumed, applied and dead-lettered events on its metrics port,
     names its generation, and logs one JSON object per line."""
     port = free_port()
-    settings = settings.model_copy(update={"projector_metrics_port": port, "log_format": "json"})
+    settings = settings.replace(projector_metrics_port=port, log_format="json")
     _, events = create_deployment(str(uuid.uuid4()), "web", 2, random.Random(71))
     await publish_records(settings, [(None, None, e) for e in events] + [(b"k", b"bad", None)])
     log = tmp_path / "projector.log"
@@ -67,7 +67,7 @@ async def test_api_metrics_across_workers(settings, tmp_path):
     """`deploystatus api --workers 2`: requests are counted by route template and status,
     and /metrics adds up both processes."""
     port = free_port()
-    settings = settings.model_copy(update={"api_port": port})
+    settings = settings.replace(api_port=port)
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     process = start_cli(

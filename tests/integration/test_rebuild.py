@@ -37,12 +37,8 @@ from projector.generations import Generations
 @pytest.fixture
 def quick(settings):
     """Settings with short rebuild hand-over, grace and lease times."""
-    return settings.model_copy(
-        update={
-            "generation_grace_seconds": 1.0,
-            "rebuild_handover_seconds": 2.0,
-            "rebuild_lease_seconds": 2.0,
-        }
+    return settings.replace(
+        generation_grace_seconds=1.0, rebuild_handover_seconds=2.0, rebuild_lease_seconds=2.0
     )
 
 
@@ -60,7 +56,7 @@ def fleet(seed: int, deployments: int, changes: int):
 
 async def generation_keys(settings, generation: str) -> int:
     async with create_redis(settings) as redis:
-        pattern = Keys(settings.redis_prefix).generation_pattern(generation)
+        pattern = Keys(settings.redis.prefix).generation_pattern(generation)
         return len([key async for key in redis.scan_iter(match=pattern, count=1000)])
 
 
@@ -78,7 +74,7 @@ async def test_rebuild_under_load_never_fails_a_reader(quick):
         producer = create_producer(quick, "tests-stream")
         await producer.start()
         try:
-            publisher = EventPublisher(producer, quick.events_topic)
+            publisher = EventPublisher(producer, quick.kafka.events_topic)
             while not stop.is_set():
                 step = simulation_step(rng.choice(deps), rng)
                 await publisher.publish(step)
@@ -118,7 +114,7 @@ async def test_rebuild_under_load_never_fails_a_reader(quick):
 
 async def building(settings):
     async with create_redis(settings) as redis:
-        generations = Generations(redis, Keys(settings.redis_prefix))
+        generations = Generations(redis, Keys(settings.redis.prefix))
         build = await generations.building()
         applied = await generations.applied(build.generation) if build else {}
         return build, sum(applied.values())
@@ -127,7 +123,7 @@ async def building(settings):
 async def start_slow_rebuild(settings, tmp_path, name: str):
     """A rebuild replaying in tiny batches, frozen (SIGSTOP) once it has made progress (its
     helper processes are not: they go on until they see it gone)."""
-    slow = settings.model_copy(update={"rebuild_batch_size": 5})
+    slow = settings.replace(rebuild_batch_size=5)
     process = start_cli(slow, "rebuild", log=tmp_path / f"{name}.log")
     build, _ = await wait_for(
         lambda: building(settings), lambda b: b[0] is not None and b[1] > 0, "rebuild progress"
@@ -142,7 +138,7 @@ async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_pat
     rebuild is refused until --resume finishes it; another killed one is --abort-ed."""
     # The frozen rebuild's lease must outlive the second one's start-up (a new interpreter:
     # over 2 s on a loaded 2-core VM, when it found the lease expired and said "interrupted").
-    quick = quick.model_copy(update={"rebuild_lease_seconds": 6.0})
+    quick = quick.replace(rebuild_lease_seconds=6.0)
     _, _, events = fleet(seed=42, deployments=40, changes=3000)
     await publish(quick, events)
     async with running_projector(quick):
@@ -159,7 +155,9 @@ async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_pat
         assert second.returncode == 2
         assert b"another rebuild is running" in second.stderr
 
-        await asyncio.sleep(quick.rebuild_lease_seconds + 0.5)  # the dead holder's lease expires
+        await asyncio.sleep(
+            quick.projector.rebuild_lease_seconds + 0.5
+        )  # the dead holder's lease expires
         await _helpers_gone(tmp_path / "first.log")
         plain = await run_cli(quick, "rebuild")
         assert plain.returncode == 2
@@ -172,7 +170,7 @@ async def test_interrupted_rebuild_is_refused_resumed_and_aborted(quick, tmp_pat
         doomed, doomed_build = await start_slow_rebuild(quick, tmp_path, "doomed")
         doomed.send_signal(signal.SIGKILL)
         stop_process(doomed, sig=0)
-        await asyncio.sleep(quick.rebuild_lease_seconds + 0.5)
+        await asyncio.sleep(quick.projector.rebuild_lease_seconds + 0.5)
         await _helpers_gone(tmp_path / "doomed.log")
         aborted = await run_cli(quick, "rebuild", "--abort")
         assert aborted.returncode == 0, aborted.stderr.decode()
@@ -191,7 +189,7 @@ async def test_rebuild_shared_out_between_processes_serves_the_same_view(quick, 
     beside the rebuild's own; the switched view is the fold of the log and `verify` passes."""
     _, _, events = fleet(seed=43, deployments=60, changes=600)
     await publish(quick, events)
-    shared = quick.model_copy(update={"rebuild_processes": 3})
+    shared = quick.replace(rebuild_processes=3)
     async with running_projector(quick):
         await wait_for_view(quick, events)
         before = await served_generation(quick)
@@ -210,7 +208,7 @@ async def test_a_helper_killed_mid_rebuild_interrupts_it_and_resume_finishes(qui
     --resume; its other processes stop too; --resume then serves the complete view."""
     _, _, events = fleet(seed=44, deployments=40, changes=3000)
     await publish(quick, events)
-    slow = quick.model_copy(update={"rebuild_batch_size": 5, "rebuild_processes": 2})
+    slow = quick.replace(rebuild_batch_size=5, rebuild_processes=2)
     log = tmp_path / "rebuild.log"
     async with running_projector(quick):
         await wait_for_view(quick, events)

@@ -66,7 +66,7 @@ class SnapshotRedis:
 def snapshot_redis(settings, tmp_path):
     server = SnapshotRedis(tmp_path / "redis")
     try:
-        yield server, settings.model_copy(update={"redis_url": server.url})
+        yield server, settings.replace(redis_url=server.url)
     finally:
         server.stop()
 
@@ -186,7 +186,7 @@ async def test_a_cluster_shard_restarted_from_an_older_snapshot_is_repaired(
     the projector notices, reads its partitions again, and serves the fold of the log."""
     cluster = start_redis_cluster(3, log_dir=tmp_path)
     try:
-        settings = settings.model_copy(update={"redis_url": cluster.url})
+        settings = settings.replace(redis_url=cluster.url)
         node = cluster.nodes[1]
         shard = SnapshotRedis.__new__(SnapshotRedis)
         shard.directory = tmp_path / "node1"

@@ -71,9 +71,7 @@ async def test_bola_matrix_identical_bytes_and_latency(settings):
     events = own_events + bob_events + gone_events + early
     await publish(settings, events)
     # Budgets on (the same work as in production) but out of reach of this test.
-    settings = settings.model_copy(
-        update={"api_rate_limit_per_user": 10**9, "api_rate_limit_per_ip": 10**9}
-    )
+    settings = settings.replace(api_rate_limit_per_user=10**9, api_rate_limit_per_ip=10**9)
     classes = {
         "Bob's": bobs.deployment_id,
         "unknown": str(uuid.uuid4()),

@@ -93,14 +93,14 @@ async def test_hostile_path_ids_never_5xx_nor_a_key_outside_the_prefix(settings)
     key the API touches meanwhile (seen by MONITOR) is under REDIS_PREFIX."""
     await serve_empty_generation(settings)
     # The URL limit off, so that 10 KB ids reach the route (with it on they get 414).
-    unlimited = settings.model_copy(update={"api_max_url_bytes": 0})
+    unlimited = settings.replace(api_max_url_bytes=0)
     rng = random.Random(7)
     generated = [
         "".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(160, 0x2FFF)])) for _ in n)
         for n in (range(rng.randrange(1, 60)) for _ in range(150))
     ]
     commands: list[str] = []
-    monitor_client = Redis.from_url(settings.redis_url, decode_responses=True)
+    monitor_client = Redis.from_url(settings.redis.url, decode_responses=True)
     async with monitor_client, monitor_client.monitor() as monitor:
         watching = asyncio.Event()
 
@@ -122,7 +122,7 @@ async def test_hostile_path_ids_never_5xx_nor_a_key_outside_the_prefix(settings)
                         for path in {target, quoted}:
                             status = await raw_get(port, path, headers)
                             assert status < 500, (raw[:80], status)
-                            if limited and len(path) > settings.api_max_url_bytes:
+                            if limited and len(path) > settings.api.max_url_bytes:
                                 assert status == 414, raw[:80]
                     canary = str(uuid.uuid4())
                     status = await raw_get(port, f"/status/{canary}".encode(), headers)
@@ -137,7 +137,7 @@ async def test_hostile_path_ids_never_5xx_nor_a_key_outside_the_prefix(settings)
     outside = [
         key
         for key in touched
-        if not key.startswith((f"{settings.redis_prefix}:", f"{{{settings.redis_prefix}}}:"))
+        if not key.startswith((f"{settings.redis.prefix}:", f"{{{settings.redis.prefix}}}:"))
     ]
     assert outside == []
 

@@ -29,7 +29,7 @@ ALICE = str(uuid.uuid4())
 async def test_uri_and_header_sizes(settings):
     """Over-long URIs get 414, over-large headers 431, an over-large token the usual 401;
     just under the limits is served as usual."""
-    settings = settings.model_copy(update={"api_max_url_bytes": 512, "api_max_header_bytes": 2048})
+    settings = settings.replace(api_max_url_bytes=512, api_max_header_bytes=2048)
     await serve_empty_generation(settings)
     headers = bearer(settings, ALICE)
     async with running_api(settings) as client:
@@ -54,9 +54,7 @@ async def test_concurrency_bound_and_stuck_redis_answer_503_promptly(own_redis):
     """With Redis stopped (SIGSTOP), requests get 503 within about one Redis timeout; past
     API_MAX_CONCURRENCY in progress, at once 503 with Retry-After; nothing piles up."""
     server, settings = own_redis
-    settings = settings.model_copy(
-        update={"api_max_concurrency": 4, "api_redis_timeout_seconds": 0.5}
-    )
+    settings = settings.replace(api_max_concurrency=4, api_redis_timeout_seconds=0.5)
     await serve_empty_generation(settings)
     headers = bearer(settings, ALICE)
     async with running_api(settings) as client:
@@ -95,9 +93,7 @@ async def api_processes(settings, count: int, tmp_path):
         for index in range(count):
             port = free_port()
             log = tmp_path / f"api-{index}.log"
-            env_settings = settings.model_copy(
-                update={"api_port": port, "log_level": "INFO", "api_access_log": True}
-            )
+            env_settings = settings.replace(api_port=port, log_level="INFO", api_access_log=True)
             processes.append(start_cli(env_settings, "api", log=log))
             urls.append(f"http://127.0.0.1:{port}")
             logs.append(log)
@@ -133,12 +129,10 @@ async def test_rate_limits_hold_across_two_api_processes(settings, tmp_path):
     served under a loopback flood, the rest get 429 with Retry-After; tokens never reach
     the logs, not even from a query string."""
     per_user, per_ip = 30, 100
-    settings = settings.model_copy(
-        update={
-            "api_rate_limit_per_user": per_user,
-            "api_rate_limit_per_ip": per_ip,
-            "api_rate_limit_window_seconds": 120.0,
-        }
+    settings = settings.replace(
+        api_rate_limit_per_user=per_user,
+        api_rate_limit_per_ip=per_ip,
+        api_rate_limit_window_seconds=120.0,
     )
     await serve_empty_generation(settings)
     token = mint_token(settings, ALICE)

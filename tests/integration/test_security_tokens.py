@@ -112,8 +112,8 @@ def key_server(document: dict) -> Iterator[KeyServer]:
 
 
 def asymmetric(settings: Settings, **update) -> Settings:
-    return settings.model_copy(
-        update={
+    return settings.replace(
+        **{
             "jwt_secret": None,
             "jwt_algorithms": ["RS256"],
             "jwt_audience": AUDIENCE,
@@ -280,7 +280,7 @@ async def test_unknown_kids_refresh_the_jwks_at_most_once_per_interval(settings)
         # A short interval: a key rotated in is found once the interval has passed.
         issuer.requests.clear()
         interval = 0.5
-        fast = settings.model_copy(update={"jwt_jwks_min_refresh_seconds": interval})
+        fast = settings.replace(jwt_jwks_min_refresh_seconds=interval)
         async with running_api(fast) as client:
             assert len(issuer.requests) == 1
             new_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -324,7 +324,7 @@ async def test_admin_scope_reads_any_deployment(settings):
             {"scope": {"status:read:any": True}},
         ):
             assert (await client.get(url, headers=token(**extra))).status_code == 404, extra
-        scp = settings.model_copy(update={"jwt_scope_claim": "scp"})
+        scp = settings.replace(jwt_scope_claim="scp")
     async with running_api(scp) as client:
         response = await client.get(url, headers=token(scp=["status:read:any"]))
         assert response.status_code == 200
@@ -353,4 +353,4 @@ def test_bad_key_configuration_is_refused_at_startup(settings, update, message):
     from api.exceptions import ConfigurationError
 
     with pytest.raises(ConfigurationError, match=message):
-        create_app(settings.model_copy(update=update))
+        create_app(settings.replace(**update))

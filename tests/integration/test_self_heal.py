@@ -36,7 +36,7 @@ async def test_flushed_redis_is_rebuilt_by_the_projector(own_redis):
 
     async with running_projector(settings), running_api(settings) as client:
         await wait_for_view(settings, events[:30])
-        assert len(await read_topic(settings, settings.dlq_topic, 2)) == 2
+        assert len(await read_topic(settings, settings.kafka.dlq_topic, 2)) == 2
         before = await served_generation(settings)
 
         async with create_redis(settings) as redis:
@@ -50,7 +50,7 @@ async def test_flushed_redis_is_rebuilt_by_the_projector(own_redis):
         response = await client.get(f"/status/{dep_id}", headers=bearer(settings, owner))
         assert response.status_code == 200
 
-    dead = await read_topic(settings, settings.dlq_topic, 3, patience=3)
+    dead = await read_topic(settings, settings.kafka.dlq_topic, 3, patience=3)
     assert len(dead) == 2, "each bad record is dead-lettered once"
     verified = await run_cli(settings, "verify")
     assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
@@ -64,7 +64,7 @@ async def test_verify_reports_a_tampered_document(settings):
     async with running_projector(settings):
         await wait_for_view(settings, events)
     generation = await served_generation(settings)
-    key = Keys(settings.redis_prefix).deployment(generation, dep.deployment_id)
+    key = Keys(settings.redis.prefix).deployment(generation, dep.deployment_id)
     async with create_redis(settings) as redis:
         document = await redis.hget(key, DOCUMENT)
         await redis.hset(key, DOCUMENT, document.replace(b'"name":"web"', b'"name":"evil"'))

@@ -29,7 +29,7 @@ async def test_a_stale_writer_loses_and_the_newer_document_stays(settings):
         {"user_id": str(uuid.uuid4()), "name": "web", "target_replicas": 1},
     )
     async with create_redis(settings) as redis:
-        store = RedisStatusStore(redis, Keys(settings.redis_prefix), "g-test")
+        store = RedisStatusStore(redis, Keys(settings.redis.prefix), "g-test")
         assert await store.save([Write(apply_record(None, created, 0), -1)]) == set()
         base = (await store.load([deployment_id]))[deployment_id]
         assert base is not None and base.position == 0
@@ -50,7 +50,7 @@ async def test_unknown_deployments_load_as_none(settings):
     """Loading ids that were never written gives None for each, in one call."""
     ids = [str(uuid.uuid4()) for _ in range(3)]
     async with create_redis(settings) as redis:
-        store = RedisStatusStore(redis, Keys(settings.redis_prefix), "g-test")
+        store = RedisStatusStore(redis, Keys(settings.redis.prefix), "g-test")
         assert await store.load(ids) == dict.fromkeys(ids)
 
 
@@ -62,7 +62,7 @@ async def test_every_position_advance_is_announced_saying_whether_the_document_c
         "deployment.created", deployment_id, {"user_id": owner, "name": "web", "target_replicas": 1}
     )
     scaled = new_event("deployment.scaled", deployment_id, {"target_replicas": 2})
-    keys = Keys(settings.redis_prefix)
+    keys = Keys(settings.redis.prefix)
     heard: list[Change] = []
     all_heard = asyncio.Event()
 

@@ -57,7 +57,7 @@ async def next_event(events, name: str = "status", patience: float = 30) -> Serv
 
 @pytest.fixture
 def watch_settings(settings):
-    return settings.model_copy(update={"watch_heartbeat_seconds": 0.5})
+    return settings.replace(watch_heartbeat_seconds=0.5)
 
 
 async def test_watcher_gets_each_change_in_order_and_strangers_get_404(watch_settings):
@@ -79,7 +79,7 @@ async def test_watcher_gets_each_change_in_order_and_strangers_get_404(watch_set
         }
         producer = create_producer(settings, "tests-latency")
         await producer.start()
-        publisher = EventPublisher(producer, settings.events_topic)
+        publisher = EventPublisher(producer, settings.kafka.events_topic)
         path = f"/status/{dep.deployment_id}/watch"
         async with stream(client, path, bearer(settings, owner)) as sse:
             first = await next_event(sse)
@@ -157,9 +157,7 @@ async def test_a_thousand_watchers_get_the_final_document(watch_settings):
     # (with the other test workers): a Redis read may then take longer than the API's
     # fail-fast 0.5 s and be answered 503, as documented. What this test checks is the
     # fan-out, so the API gets the time.
-    settings = watch_settings.model_copy(
-        update={"watch_max_streams_per_user": 0, "api_redis_timeout_seconds": 10.0}
-    )
+    settings = watch_settings.replace(watch_max_streams_per_user=0, api_redis_timeout_seconds=10.0)
     owner = str(uuid.uuid4())
     dep, events = create_deployment(owner, "web", 2, random.Random(84))
     await publish(settings, events)
@@ -263,11 +261,11 @@ async def test_changelog_topic_holds_the_latest_document_and_tombstones(settings
     await publish(settings, events)
     async with running_projector(settings):
         await wait_for_view(settings, events)
-        records = await read_topic(settings, settings.status_topic, 2, patience=5)
+        records = await read_topic(settings, settings.kafka.status_topic, 2, patience=5)
         latest = {}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            records = await read_topic(settings, settings.status_topic, 10**6, patience=1)
+            records = await read_topic(settings, settings.kafka.status_topic, 10**6, patience=1)
             latest = {r.key.decode(): r.value for r in records}
             if len(latest) == 2 and latest.get(gone.deployment_id, b"") is None:
                 break
@@ -330,9 +328,7 @@ async def test_watch_client_survives_an_api_restart(watch_settings):
 @pytest.fixture
 def unmetered(watch_settings):
     """Settings without request budgets: each API read is then one EVALSHA, and nothing else."""
-    return watch_settings.model_copy(
-        update={"api_rate_limit_per_user": 0, "api_rate_limit_per_ip": 0}
-    )
+    return watch_settings.replace(api_rate_limit_per_user=0, api_rate_limit_per_ip=0)
 
 
 async def read_scripts_run(settings) -> int:
@@ -402,7 +398,7 @@ async def test_a_waiter_reads_once_more_before_504_and_quotes_the_stored_offset(
         # The position moves with no notification, as a lost message would leave it.
         generation = await served_generation(settings)
         async with create_redis(settings) as redis:
-            key = Keys(settings.redis_prefix).deployment(generation, dep.deployment_id)
+            key = Keys(settings.redis.prefix).deployment(generation, dep.deployment_id)
             await redis.hset(key, POSITION, last.offset + 3)
         ok, late = await reached, await beyond
     assert ok.status_code == 200, ok.text

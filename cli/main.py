@@ -152,8 +152,8 @@ def _projector(settings: Settings, args: argparse.Namespace) -> int:
 
 def _run_folding(main: Coroutine[Any, Any, T]) -> T:
     """Run the main coroutine of a process that folds events (projector, rebuild) on uvloop,
-    whose socket and callback handling cost ~5% less of its CPU than asyncio's loop
-    (bench/results: lever rows), with the collector and the heap tuned for folding."""
+    whose socket and callback handling cost less CPU than asyncio's loop
+    (docs/performance.md#cpu), with the collector and the heap tuned for folding."""
     _tune_memory_for_folding()
     return uvloop.run(main)
 
@@ -161,10 +161,9 @@ def _run_folding(main: Coroutine[Any, Any, T]) -> T:
 def _tune_memory_for_folding() -> None:
     """A batch allocates many objects that live until it is written (its events, the new
     states) and few that outlive it; the collector's first threshold counts objects alive,
-    not allocated. At CPython's 700 it ran hundreds of times per batch, at 50,000 a few
-    times, each one walking ~100k objects scattered in memory (13% of the projector's time,
-    timed with ``gc.callbacks``); a batch of 10,000 events stays below 200,000 objects, so
-    the collector runs only when garbage builds up. Measured in bench/ (levers). Cyclic
+    not allocated. At CPython's default it ran hundreds of times per batch, each run walking
+    every live object; a batch stays below GC_FIRST_THRESHOLD, so the collector runs only
+    when garbage builds up (docs/performance.md#cpu). Cyclic
     garbage is rare here and bounded by the threshold; the rest is freed by refcounting.
     What is freed goes back to the operating system (``deploystatus.memory``)."""
     gc.set_threshold(GC_FIRST_THRESHOLD, 10, 10)
@@ -185,8 +184,8 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
         host=settings.api.host,
         port=settings.api.port,
         workers=args.workers,
-        # Measured in bench/: the access log costs ~14% of throughput, and the pure-Python
-        # loop and parser ~18%.
+        # The access log and a pure-Python loop or parser cost throughput
+        # (docs/performance.md#reads).
         access_log=settings.api.access_log,
         loop="uvloop",
         http="httptools",

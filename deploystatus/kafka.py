@@ -14,7 +14,7 @@ class KeyHashCache:
     """aiokafka's default partitioner (murmur2 of the key, as Java clients do, so records land
     where other clients would put them), remembering each key's hash: murmur2 is pure Python
     in aiokafka, and the projector sends one changelog record per deployment per batch
-    (5% of its CPU went there)."""
+    (docs/performance.md#cpu)."""
 
     def __init__(self, size: int = 100_000) -> None:
         self._hash = functools.lru_cache(maxsize=size)(_positive_murmur2)

@@ -3,10 +3,9 @@
 The folding processes allocate kilobyte-sized objects per written deployment (documents,
 fold states, packed commands) that live for a batch or two. glibc keeps the pages they
 leave free inside the heap instead of returning them, so the RSS of a projector stayed at
-its peak for good (in bench/: ~260 MiB at 1,000,000 events; with trimming it falls back to
-~160-200 MiB once the states stop growing). ``malloc_trim(0)`` returns every whole free
-page; called once a second from a thread of its own (ctypes releases the GIL), it cost no
-measurable throughput.
+its peak for good. ``malloc_trim(0)`` returns every whole free page; it is called once a
+second from a thread of its own (ctypes releases the GIL), off the folding path
+(docs/performance.md#memory).
 """
 
 from __future__ import annotations

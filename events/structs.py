@@ -2,11 +2,12 @@
 
 ``events.models`` is the contract; this module mirrors it for one job, decoding records in
 the projector's hot path, where pydantic's validation and the two models it builds per event
-were a fifth of the CPU an event costs (bench/). The mirror is deliberately narrower than
-the contract, never wider: whatever it refuses goes to the contract's own decoder
-(``events.codec``), which accepts it or names the reason it is invalid. So a record the
-mirror accepts must be one the contract accepts, with the same values; the equivalence is
-tested on generated and mutated records (tests/unit/test_structs.py).
+were the largest share of an event's CPU (docs/performance.md#cpu). The mirror is
+deliberately narrower than the contract, never wider: whatever it refuses goes to the
+contract's own decoder (``events.codec``), which accepts it or names the reason it is
+invalid. So a record the mirror accepts must be one the contract accepts, with the same
+values; the equivalence is tested on generated and mutated records
+(tests/unit/test_structs.py).
 
 Each Struct answers what the fold reads exactly as its model does: the same attribute names,
 ``model_fields_set`` where the fold asks which fields were given, and the defaults of fields
@@ -33,7 +34,7 @@ NonNegativeFloat = Annotated[float, Meta(ge=0, le=1.7976931348623157e308)]
 NonEmptyStr = Annotated[str, Meta(min_length=1)]
 # RFC 3339 with at most microseconds: the contract's parser truncates longer fractions and
 # msgspec's rounds them, so those (and every other spelling) take the contract's path.
-# Checked in ``_time`` rather than as a msgspec pattern: a pattern cost 0.5 us per event.
+# Checked in ``_time`` rather than as a msgspec pattern, which was slower per event.
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)", re.ASCII)
 _to_datetime = msgspec.json.Decoder(datetime)
 

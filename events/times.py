@@ -20,7 +20,7 @@ def format_time(value: datetime | str) -> str:
         value = value.astimezone(UTC)
     # %-formatting, field by field: isoformat() goes through C's printf for every field and
     # formats the offset besides, an f-string formats each field through format(); both cost
-    # ~1.7x as much, and this runs for every event.
+    # more, and this runs for every event (docs/performance.md#cpu).
     return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031
         value.year,
         value.month,

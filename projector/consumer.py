@@ -56,7 +56,7 @@ CONFLICT_ROUNDS = 5
 STATE_CACHE_SIZE = 10_000
 # Deployments folded and written together (one round trip, see ``projector.store.CHUNK``):
 # their new states and documents are what a batch holds at once besides its records, so
-# the memory a batch takes does not grow with the documents (bench/: RSS).
+# the memory a batch takes does not grow with the documents (docs/performance.md#memory).
 APPLY_CHUNK = 1_000
 # aiokafka retries a commit refused with a retriable error (no coordinator known, one moving
 # during a rebalance) inside commit(), for as long as it takes: an attempt is bounded so that
@@ -196,10 +196,10 @@ class Projector:
     def _hold_fetching(self) -> None:
         """No new fetches while a batch is processed; ``_poll`` resumes them. aiokafka fetches
         ahead for every partition with nothing buffered, so a projector that is behind held a
-        fetch's worth per partition, whatever it would fold next: up to 37 MiB of records in
-        bench/ on the embedded broker, which caps only a whole fetch (KAFKA_FETCH_MAX_BYTES).
-        Held, what is buffered or in flight is kept, and the next poll waits for one fetch
-        at most: milliseconds against a batch's hundreds (bench/: the same events/s)."""
+        fetch's worth per partition, whatever it would fold next (a broker may cap only a
+        whole fetch, KAFKA_FETCH_MAX_BYTES). Held, what is buffered or in flight is kept, and
+        the next poll waits for one fetch at most, short against a batch
+        (docs/performance.md#fetches)."""
         self._consumer.pause(*self._consumer.assignment())
 
     async def _poll(self) -> Batch:
@@ -239,7 +239,7 @@ class Projector:
         records_polled = sum(len(records) for records in batch.values())
         # Records, then events, are let go as soon as they are used: the records once decoded,
         # a chunk's events once applied, so that a batch holds less while the new states are
-        # allocated (bench/ could not tell its effect on the RSS ratio from the runs' spread).
+        # allocated.
         decoded = decode_batch(batch)
         valid, partition_of, refused = decoded.events, decoded.partition_of, decoded.refused
 

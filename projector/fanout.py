@@ -26,8 +26,8 @@ class Fanout:
 class FanoutBatch:
     """A batch's writes are added as they are made: their changelog records go into the
     producer's batches then, so that the documents are freed with their chunk of writes
-    (holding a whole batch's documents until its end cost tens of MB of RSS once the
-    documents grew: bench/). The owner index is written, and the changelog's acks awaited,
+    (holding a whole batch's documents until its end raised the RSS with their size:
+    docs/performance.md#memory). The owner index is written, and the changelog's acks awaited,
     by ``finish()``."""
 
     def __init__(self, store: RedisStatusStore, changelog: Changelog | None) -> None:

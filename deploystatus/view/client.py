@@ -18,8 +18,8 @@ CLUSTER_SCHEME = "redis+cluster://"
 
 class HiredisPackingConnection(Connection):
     """A TCP connection that packs commands with hiredis, as redis-py's synchronous client
-    does; its asyncio client packs them in Python, which took a tenth of the projector's CPU
-    for its multi-kilobyte script calls (7.8 -> 1.3 us per write, bench/README.md)."""
+    does; its asyncio client packs them in Python, a large share of the projector's CPU for
+    its multi-kilobyte script calls (docs/performance.md#cpu)."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         name = args[0]

@@ -48,6 +48,6 @@ def render(state: DeploymentState) -> bytes | None:
 def etag(document: bytes) -> str:
     """A strong validator that changes whenever the document's bytes change. XXH3-128: not a
     cryptographic hash, and need not be (an ETag only tells a client's copy from the current
-    one), at a twentieth of blake2b's cost per document, whose CPython build here is the
-    portable C one (2 us of the projector's ~25 per event)."""
+    one), far cheaper per document than blake2b, whose CPython build here is the portable
+    C one (docs/performance.md#cpu)."""
     return xxhash.xxh3_128_hexdigest(document)

@@ -57,9 +57,9 @@ class ReplicaState(NamedTuple):
 
 
 # The recent status changes are kept as the document's entries, rendered once (JSON objects,
-# newest first, one per line: JSON text never holds a raw newline) in one bytes object: ten
-# named tuples of five objects each were ~60% of a state's memory, and the projector's RSS
-# grew with them while the states filled (bench/). The document embeds them as they are.
+# newest first, one per line: JSON text never holds a raw newline) in one bytes object: as
+# named tuples they were most of a state's memory (docs/performance.md#memory). The document
+# embeds them as they are.
 StatusChange = bytes
 ENTRY_SEPARATOR = b"\n"
 CHANGED_AT_KEY = b'"changed_at":"'
@@ -213,7 +213,7 @@ def _history_entry(stored: object) -> StatusChange:
 
 def _kept(written: bytes) -> bytes:
     """A copy of orjson's output to keep. orjson's bytes keep the buffer they were written
-    into, sized for growth: 100,000 kept 124-byte entries held 478 MiB of heap between other
-    writes, their copies 17 MiB. (``bytes()`` of a bytes object, or a join of one, would be
+    into, sized for growth, so a small kept entry can pin a large buffer
+    (docs/performance.md#memory). (``bytes()`` of a bytes object, or a join of one, would be
     the object itself.)"""
     return bytes(memoryview(written))

@@ -36,7 +36,6 @@ from bench.wrk import WrkMissing, wrk_binary
 
 # The reading of the profiles and levers, written after looking at them ("before" figures are
 # from earlier runs, named where quoted): every run's results carry it at their end.
-ANALYSIS = Path(__file__).with_name("analysis.md")
 
 RESULTS = Path(__file__).parent / "results"
 SECTIONS = ("read", "projector", "freshness", "footprint")
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.run(_run(results, wanted, args.quick))
     args.output.mkdir(parents=True, exist_ok=True)
     chart(results, args.output / "latency.png")
-    report = markdown(results, findings(results, ANALYSIS.read_text()))
+    report = markdown(results, findings(results))
     (args.output / "latest.md").write_text(report)
     print(stdout_table(results))
     print(

@@ -67,11 +67,17 @@ def lever_findings(read: ReadResults) -> list[str]:
     return lines
 
 
-def findings(results: RunResults, analysis: str) -> str:
+# The findings behind the defaults are maintained in one document, not repeated per run.
+PERFORMANCE_DOC = (
+    "What these figures mean, and the reasons behind the defaults: `docs/performance.md`."
+)
+
+
+def findings(results: RunResults) -> str:
     parts = ["## Findings and recommendations", ""]
     if results.read is not None:
         parts += ["### Read-path levers, measured in this run", ""]
         parts += lever_findings(results.read)
         parts.append("")
-    parts.append(analysis)
+    parts.append(PERFORMANCE_DOC)
     return "\n".join(parts)

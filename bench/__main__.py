@@ -18,7 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import (
+from bench.data.config import FULL, QUICK, Sizes
+from bench.infra.services import Stack, running_stack
+from bench.infra.wrk import WrkMissing, wrk_binary
+from bench.report.chart import chart
+from bench.report.findings import findings
+from bench.report.report import markdown, stdout_table
+from bench.report.targets import RunResults
+from bench.scenarios import (
     broker_cost,
     footprint,
     freshness,
@@ -26,16 +33,6 @@ from bench import (
     projector_bench,
     read_path,
 )
-from bench.chart import chart
-from bench.config import FULL, QUICK, Sizes
-from bench.findings import findings
-from bench.report import markdown, stdout_table
-from bench.services import Stack, running_stack
-from bench.targets import RunResults
-from bench.wrk import WrkMissing, wrk_binary
-
-# The reading of the profiles and levers, written after looking at them ("before" figures are
-# from earlier runs, named where quoted): every run's results carry it at their end.
 
 RESULTS = Path(__file__).parent / "results"
 SECTIONS = ("read", "projector", "freshness", "footprint")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.procs import children, cpu_seconds, cpu_seconds_of, rss_bytes
-from bench.services import PG_DSN, spawn, stop, wait_http
-from bench.wrk import WrkResult, run_wrk
+from bench.infra.procs import children, cpu_seconds, cpu_seconds_of, rss_bytes
+from bench.infra.services import PG_DSN, spawn, stop, wait_http
+from bench.infra.wrk import WrkResult, run_wrk
 from deploystatus.settings import Settings
 from devtools.devstack import free_port
 
@@ -89,7 +89,7 @@ def serving(
 ) -> Iterator[Server]:
     options = options or ServerOptions()
     port = free_port()
-    args = ["-m", "bench.serve", app, "--port", str(port), "--server", options.server]
+    args = ["-m", "bench.infra.serve", app, "--port", str(port), "--server", options.server]
     args += ["--loop", options.loop, "--http", options.http]
     if options.access_log:
         args.append("--access-log")

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.dataset import Deployment, record
-from bench.kafka_io import assign_whole_topic
-from bench.probes import paced
-from bench.procs import CpuShare
-from bench.services import Stack
+from bench.data.dataset import Deployment, record
+from bench.infra.kafka_io import assign_whole_topic
+from bench.infra.probes import paced
+from bench.infra.procs import CpuShare
+from bench.infra.services import Stack
 from deploystatus.kafka import create_consumer, create_producer
 from deploystatus.settings import Settings
 from deploystatus.topics import ensure_topics

@@ -1,4 +1,4 @@
-"""``python -m bench.projector_lever [--gc-gen0 N] [--asyncio-loop] [--compression CODEC]``:
+"""``python -m bench.infra.projector_lever [--gc-gen0 N] [--asyncio-loop] [--compression CODEC]``:
 ``deploystatus projector`` with one of its own settings undone or changed, to measure what
 that setting pays:
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.targets import RunResults
+from bench.report.targets import RunResults
 
 
 def chart(results: RunResults, path: Path) -> None:

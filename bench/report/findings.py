@@ -3,8 +3,8 @@ in this run and what to do about it."""
 
 from __future__ import annotations
 
-from bench.read_path import ReadResults
-from bench.targets import RunResults
+from bench.report.targets import RunResults
+from bench.scenarios.read_path import ReadResults
 
 KEEP_THRESHOLD = 0.03  # a lever within 3% of ours is noise on this machine
 

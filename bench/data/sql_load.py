@@ -9,9 +9,9 @@ from datetime import datetime
 import asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.expected import Folded
-from bench.services import PG_ADMIN_DSN, PG_DATABASE, PG_DSN
-from bench.sql_models import Base
+from bench.data.expected import Folded
+from bench.infra.services import PG_ADMIN_DSN, PG_DATABASE, PG_DSN
+from bench.infra.sql_models import Base
 
 
 def _time(value: str | None) -> datetime | None:

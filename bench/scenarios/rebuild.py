@@ -15,10 +15,10 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bench.kafka_io import GroupProgress
-from bench.procs import cpu_seconds, rss_bytes
-from bench.projector_run import POLL_SECONDS, ProjectorRun
-from bench.services import spawn, stop, tail
+from bench.infra.kafka_io import GroupProgress
+from bench.infra.procs import cpu_seconds, rss_bytes
+from bench.infra.services import spawn, stop, tail
+from bench.scenarios.projector_run import POLL_SECONDS, ProjectorRun
 from deploystatus.settings import Settings
 
 METHOD = "`deploystatus rebuild` over the served generation, spawn to switch"

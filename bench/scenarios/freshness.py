@@ -33,14 +33,14 @@ import orjson
 from aiokafka.structs import RecordMetadata
 from redis.asyncio import Redis
 
-from bench.dataset import event_time, record
-from bench.kafka_io import GroupProgress
-from bench.probes import Latencies, paced
-from bench.procs import CpuShare
-from bench.projector_run import PROJECTOR_ARGS
-from bench.read_path import ReadSetup
-from bench.servers import serving
-from bench.services import Stack, spawn, stop
+from bench.data.dataset import event_time, record
+from bench.infra.kafka_io import GroupProgress
+from bench.infra.probes import Latencies, paced
+from bench.infra.procs import CpuShare
+from bench.infra.servers import serving
+from bench.infra.services import Stack, spawn, stop
+from bench.scenarios.projector_run import PROJECTOR_ARGS
+from bench.scenarios.read_path import ReadSetup
 from cli.watch_client import parse_events
 from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings

@@ -28,7 +28,7 @@ from deploystatus.settings import Settings
 from devtools.devstack import EmbeddedRedis, KafkaEndpoint, running_kafka, start_redis
 
 # The source tree the bench runs against; subprocesses import the same code from here.
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "deploystatus_bench"
 PG_DSN = f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"

@@ -1,4 +1,4 @@
-"""``python -m bench.serve APP --port N [--server S --loop L --http H --access-log]``: one app
+"""``python -m bench.infra.serve APP --port N [--server S --loop L --http H --access-log]``: one app
 under one server (uvicorn, as ``deploystatus api`` runs it, or granian), settings from the
 environment, one worker."""
 
@@ -9,7 +9,7 @@ import os
 
 from fastapi import FastAPI
 
-from bench.apps import APPS
+from bench.infra.apps import APPS
 from deploystatus.settings import Settings
 
 # granian imports its target in its worker process: the app's name gets there by environment.
@@ -55,7 +55,7 @@ def _granian(args: argparse.Namespace) -> None:
 
     os.environ[APP_ENV] = args.app
     Granian(
-        "bench.serve:granian_app",
+        "bench.infra.serve:granian_app",
         factory=True,
         address="127.0.0.1",
         port=args.port,

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from redis.asyncio import Redis
 
-from bench.dataset import Record
+from bench.data.dataset import Record
 from deploystatus.settings import Settings
 from deploystatus.topics import ensure_topics
 

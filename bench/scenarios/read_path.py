@@ -13,16 +13,15 @@ import httpx
 import orjson
 
 from api.auth import mint_token
-from bench import sql_load
-from bench.apps import path_prefix
-from bench.config import CORRECTNESS_SAMPLE, MODERATE_FRACTION, Sizes
-from bench.dataset import Deployment, event_log, make_deployments
-from bench.expected import Folded, fold_log
-from bench.kafka_io import publish_bulk
-from bench.procs import pids_named
-from bench.profiling import Profile, start_py_spy, summarise
-from bench.projector_run import project_all
-from bench.servers import (
+from bench.data import sql_load
+from bench.data.config import CORRECTNESS_SAMPLE, MODERATE_FRACTION, Sizes
+from bench.data.dataset import Deployment, event_log, make_deployments
+from bench.data.expected import Folded, fold_log
+from bench.infra.apps import path_prefix
+from bench.infra.kafka_io import publish_bulk
+from bench.infra.procs import pids_named
+from bench.infra.profiling import Profile, start_py_spy, summarise
+from bench.infra.servers import (
     LoadRun,
     ServerOptions,
     cache_lookups,
@@ -31,7 +30,8 @@ from bench.servers import (
     serving,
     warm_up,
 )
-from bench.services import Stack
+from bench.infra.services import Stack
+from bench.scenarios.projector_run import project_all
 from deploystatus.settings import Settings
 
 FIXED_RATE_CONNECTIONS = 8

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bench.dataset import Record
+from bench.data.dataset import Record
 from events.codec import decode
 from events.models import DeploymentStatusChanged
 from events.times import format_time

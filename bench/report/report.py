@@ -12,13 +12,13 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.broker_cost import STRETCH_SECONDS
-from bench.freshness import LEVER_FETCH_WAIT_MS, WATCHED
-from bench.profiling import Profile
-from bench.projector_bench import LEVER_ROUNDS, ProjectorResults
-from bench.projector_run import ProjectorRun
-from bench.read_path import ReadResults
-from bench.targets import MB, RunResults, find_run, flatness, ratio_of, targets
+from bench.infra.profiling import Profile
+from bench.report.targets import MB, RunResults, find_run, flatness, ratio_of, targets
+from bench.scenarios.broker_cost import STRETCH_SECONDS
+from bench.scenarios.freshness import LEVER_FETCH_WAIT_MS, WATCHED
+from bench.scenarios.projector_bench import LEVER_ROUNDS, ProjectorResults
+from bench.scenarios.projector_run import ProjectorRun
+from bench.scenarios.read_path import ReadResults
 
 
 def machine() -> str:
@@ -258,7 +258,7 @@ def markdown(results: RunResults, findings: str) -> str:
                 else ""
             )
             out.append(
-                f"| lever: {what} (`bench/projector_lever.py`), default batches (steady, "
+                f"| lever: {what} (`bench/infra/projector_lever.py`), default batches (steady, "
                 f"{proj.deployments * LEVER_ROUNDS:,}-event topic) | | | {rate:,.0f}{versus} |"
             )
         out += [
@@ -308,7 +308,8 @@ def markdown(results: RunResults, findings: str) -> str:
                 for s in results.broker_cost[:-1]
             )
             out += [
-                "The embedded broker alone (`bench/broker_cost.py`: the same producer and rate, "
+                "The embedded broker alone (`bench/scenarios/broker_cost.py`: the same producer "
+                "and rate, "
                 f"a bare consumer, {STRETCH_SECONDS} s stretches on a topic of its own): broker "
                 f"CPU {shares} (% of one core, and the records the topic held before, in "
                 "batches of a few records); then on a new topic: "

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from api.auth import TokenVerifier
 from api.exceptions import NotAuthenticated
-from bench.sql_models import (
+from bench.infra.sql_models import (
     Deployment,
     DeploymentReplica,
     DeploymentResource,

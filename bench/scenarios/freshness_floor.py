@@ -1,6 +1,6 @@
 """Freshness's baseline: publish -> received by a bare aiokafka consumer, same run.
 
-The events are published as in the freshness run (``bench.freshness``: the production
+The events are published as in the freshness run (``bench.scenarios.freshness``: the production
 producer, the same rate, ticks and topic) and read by a consumer with the projector's
 fetch settings (``create_consumer``) that does nothing else: no decoding, no Redis, no API.
 The first event of every tick is a probe, timed from just before ``send()`` to its arrival.
@@ -9,8 +9,8 @@ difference between this and the freshness run.
 
 It runs right after the freshness run, on the same topic, and leaves its events there (the
 lever's projector folds them). The embedded broker's fetches cost more CPU the more record
-batches a partition holds (``bench.broker_cost``), and this run's broker holds the freshness
-run's batches besides: it meets the busier broker of the two.
+batches a partition holds (``bench.scenarios.broker_cost``), and this run's broker holds the
+freshness run's batches besides: it meets the busier broker of the two.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.dataset import record
-from bench.freshness import WATCHED
-from bench.kafka_io import assign_whole_topic
-from bench.probes import Latencies, paced
-from bench.procs import CpuShare
-from bench.read_path import ReadSetup
-from bench.services import Stack
+from bench.data.dataset import record
+from bench.infra.kafka_io import assign_whole_topic
+from bench.infra.probes import Latencies, paced
+from bench.infra.procs import CpuShare
+from bench.infra.services import Stack
+from bench.scenarios.freshness import WATCHED
+from bench.scenarios.read_path import ReadSetup
 from deploystatus.kafka import create_consumer, create_producer
 
 # A probe not received by then is counted as timed out.
@@ -49,7 +49,7 @@ async def measure(
     setup: ReadSetup, stack: Stack, rate: int, seconds: int, *, first_round: int
 ) -> Floor:
     """One run, from round ``first_round`` past the read data set's (see
-    ``bench.freshness.measure``)."""
+    ``bench.scenarios.freshness.measure``)."""
     settings = setup.settings
     deployments = setup.deployments
     start = setup.events // len(deployments) + first_round

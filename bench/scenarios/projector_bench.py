@@ -8,14 +8,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import footprint, rebuild
-from bench.config import Sizes
-from bench.dataset import event_log, make_deployments
-from bench.footprint import Footprint
-from bench.kafka_io import consume_all, publish_bulk
-from bench.profiling import Profile, summarise
-from bench.projector_run import ProjectorRun, project_all
-from bench.services import Stack
+from bench.data.config import Sizes
+from bench.data.dataset import event_log, make_deployments
+from bench.infra.kafka_io import consume_all, publish_bulk
+from bench.infra.profiling import Profile, summarise
+from bench.infra.services import Stack
+from bench.scenarios import footprint, rebuild
+from bench.scenarios.footprint import Footprint
+from bench.scenarios.projector_run import ProjectorRun, project_all
 from cli.main import GC_FIRST_THRESHOLD
 from deploystatus.settings import Settings
 
@@ -31,7 +31,7 @@ LEVER_BATCHES: tuple[tuple[int | None, int | None], ...] = (
     (None, 8 * MIB),
     (None, None),
 )
-# Levers: the projector with one of its settings undone (bench/projector_lever.py), default
+# Levers: the projector with one of its settings undone (bench/infra/projector_lever.py), default
 # batch size: the collector's first threshold at CPython's default (700) and at the setting
 # before issue 7's fourth round (50,000; now GC_FIRST_THRESHOLD); asyncio's loop; the
 # changelog produced compressed (KAFKA_COMPRESSION, whose default is none).
@@ -204,7 +204,7 @@ async def _batch_levers(
             total,
             stack.log_dir / f"projector-lever{number}.log",
             timeout_s=600,
-            args=["-m", "bench.projector_lever", *lever_args],
+            args=["-m", "bench.infra.projector_lever", *lever_args],
         )
         setting_measured.append((what, lever_run.steady_rate))
     return measured, setting_measured

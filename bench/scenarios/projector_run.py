@@ -17,9 +17,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from bench.kafka_io import GroupProgress
-from bench.procs import cpu_seconds, peak_rss_bytes, reset_peak_rss, rss_bytes
-from bench.services import spawn, stop, tail
+from bench.infra.kafka_io import GroupProgress
+from bench.infra.procs import cpu_seconds, peak_rss_bytes, reset_peak_rss, rss_bytes
+from bench.infra.services import spawn, stop, tail
 from deploystatus.settings import Settings
 from devtools.devstack import free_port
 
@@ -106,7 +106,7 @@ async def project_all(
                 if committed and not run.first_commit_seconds:
                     run.first_commit_seconds, run.committed_at_first = elapsed, committed
                     if profile_seconds and profile_to is not None:
-                        from bench.profiling import start_py_spy
+                        from bench.infra.profiling import start_py_spy
 
                         profiler = start_py_spy(process.pid, profile_seconds, profile_to)
                 for checkpoint in checkpoints:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bench.broker_cost import Stretch
-from bench.footprint import Footprint
-from bench.freshness import Freshness
-from bench.freshness_floor import Floor
-from bench.projector_bench import ProjectorResults
-from bench.read_path import ReadResults, ReadSetup
-from bench.servers import LoadRun
+from bench.infra.servers import LoadRun
+from bench.scenarios.broker_cost import Stretch
+from bench.scenarios.footprint import Footprint
+from bench.scenarios.freshness import Freshness
+from bench.scenarios.freshness_floor import Floor
+from bench.scenarios.projector_bench import ProjectorResults
+from bench.scenarios.read_path import ReadResults, ReadSetup
 
 MB = 1024 * 1024
 
@@ -38,7 +38,8 @@ class RunResults:
     freshness_floor: Floor | None = None  # its baseline: a bare consumer
     freshness: Freshness | None = None
     freshness_lever: Freshness | None = None  # same, projector with a short fetch wait
-    broker_cost: list[Stretch] | None = None  # the embedded broker alone (bench.broker_cost)
+    # The embedded broker alone (bench.scenarios.broker_cost).
+    broker_cost: list[Stretch] | None = None
     read_footprint: Footprint | None = None
     notes: list[str] = field(default_factory=list)
 

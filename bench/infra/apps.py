@@ -3,7 +3,7 @@
 - ``ours``: ``api.app.create_app(settings)`` unchanged.
 - ``bare``: the same app plus one route answering a constant JSON body with no auth and no
   Redis: the ceiling of this framework and server on this machine.
-- ``sql``: the seed's four-query read path (``bench.sql_baseline``).
+- ``sql``: the seed's four-query read path (``bench.infra.sql_baseline``).
 - lever variants of ours, each changing one thing without touching production code:
   ``no-token-cache`` (every request verifies its JWT again: what the verified-token cache
   saves), ``no-document-cache`` (every read goes to Redis: what the document cache
@@ -54,7 +54,7 @@ def bare(settings: Settings) -> FastAPI:
 
 
 def sql(settings: Settings) -> FastAPI:
-    from bench.sql_baseline import create_sql_app
+    from bench.infra.sql_baseline import create_sql_app
 
     return create_sql_app(settings)
 

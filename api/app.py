@@ -13,20 +13,22 @@ from fastapi.responses import JSONResponse
 from api import logfilter, responses, watch
 from api.auth import TokenVerifier
 from api.document_cache import DocumentCache
-from api.exceptions import NotAuthenticated, RateLimited, StoreUnavailable, ViewNotReady
+from api.exceptions import NotAuthenticated, RateLimited, ViewNotReady
 from api.generation import GenerationCache
 from api.limits import RequestLimits
 from api.metrics import RequestMetrics, metrics_endpoint
 from api.notifications import ChangeFeed
 from api.ratelimit import RateLimiter
 from api.reader import StatusReader
-from api.redis_client import create_redis
 from api.routes import router
 from api.signing_keys import JwksKeys
 from api.watch import StreamSlots
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
+from deploystatus.view.client import WATCH_READS, create_redis
+from deploystatus.view.errors import StoreUnavailable
 from deploystatus.view.keys import Keys
+from deploystatus.view.reads import RedisViewReader
 
 log = logging.getLogger(__name__)
 UNAUTHORIZED_BODY = responses.UNAUTHORIZED_BODY
@@ -45,14 +47,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = create_redis(settings)
-        keys = Keys(settings.redis.prefix)
-        generation = GenerationCache(redis, keys)
+        redis = create_redis(settings, role="api")
+        view = RedisViewReader(redis, Keys(settings.redis.prefix))
+        generation = GenerationCache(view)
         await generation.start()
         if isinstance(verifier.keys, JwksKeys):
             await verifier.keys.refresh()
         cache = DocumentCache(settings.api.cache_size, settings.api.cache_max_staleness_ms / 1000)
-        app.state.reader = StatusReader(redis, keys, generation, limiter, cache)
+        app.state.reader = StatusReader(view, generation, limiter, cache)
         app.state.verifier = verifier
         feed = ChangeFeed(settings, cache)
         await feed.start()
@@ -67,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
             settings.watch.max_streams_per_user, settings.watch.max_streams
         )
         app.state.watch_heartbeat_seconds = settings.watch.heartbeat_seconds
-        app.state.watch_reads = asyncio.Semaphore(watch.WATCH_READS)
+        app.state.watch_reads = asyncio.Semaphore(WATCH_READS)
         try:
             yield
         finally:

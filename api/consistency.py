@@ -10,7 +10,7 @@ import re
 from api.auth import Principal
 from api.notifications import ChangeFeed
 from api.reader import StatusReader
-from api.stored import StoredStatus
+from deploystatus.view.store import StoredStatus
 
 MAX_WAIT_SECONDS = 30.0
 DEFAULT_WAIT_SECONDS = 2.0

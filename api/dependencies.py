@@ -14,9 +14,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, TokenVerifier
-from api.exceptions import NotAuthenticated, StoreUnavailable
+from api.exceptions import NotAuthenticated
 from api.notifications import ChangeFeed
 from api.reader import StatusReader
+from deploystatus.view.errors import StoreUnavailable
 
 # auto_error=False: a missing header must give our 401, not FastAPI's default answer.
 # Only the header is read: a token in the query string is never looked at (401).

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 
 from api.auth import Principal
 from api.metrics import CACHE_HITS, CACHE_MISSES
-from api.stored import StoredStatus
+from deploystatus.view.store import StoredStatus
 
 
 @dataclass(slots=True)

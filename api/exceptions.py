@@ -1,4 +1,5 @@
-"""Errors of the API, each mapped to one documented HTTP answer in ``api.app``."""
+"""Errors of the API, each mapped to one documented HTTP answer in ``api.app`` (as is the
+view's ``deploystatus.view.errors.StoreUnavailable``, a 503)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,6 @@ class ConfigurationError(ApiError):
 class NotAuthenticated(ApiError):
     """Missing, malformed, expired or badly signed token (401). The reason is for logs only:
     clients get one indistinguishable answer."""
-
-
-class StoreUnavailable(ApiError):
-    """Redis did not answer in time (503); retrying later helps."""
 
 
 class ViewNotReady(ApiError):

@@ -8,10 +8,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
-
-from deploystatus.view.client import RedisClient
-from deploystatus.view.keys import Keys
+from deploystatus.view.errors import StoreUnavailable
+from deploystatus.view.store import ViewReader
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 1.0
@@ -21,11 +19,8 @@ class GenerationCache:
     """Holds the served generation's id; ``None`` while Redis serves none (the view is being
     built, or Redis is unreachable and has never answered)."""
 
-    def __init__(
-        self, redis: RedisClient, keys: Keys, refresh_seconds: float = REFRESH_SECONDS
-    ) -> None:
-        self._redis = redis
-        self._keys = keys
+    def __init__(self, view: ViewReader, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self._view = view
         self._refresh_seconds = refresh_seconds
         self._task: asyncio.Task[None] | None = None
         self.current: str | None = None
@@ -33,9 +28,8 @@ class GenerationCache:
         self.on_change: Callable[[], None] | None = None
 
     async def refresh(self) -> None:
-        """Read the pointer now (Redis errors propagate; the last known value stays)."""
-        raw = await self._redis.get(self._keys.generation)
-        generation = raw.decode() if isinstance(raw, bytes) else raw
+        """Read the pointer now (StoreUnavailable propagates; the last known value stays)."""
+        generation = await self._view.served_generation()
         if generation != self.current:
             log.info("serving generation %s (was %s)", generation, self.current)
             self.current = generation
@@ -60,5 +54,5 @@ class GenerationCache:
     async def _refresh_quietly(self) -> None:
         try:
             await self.refresh()
-        except (RedisError, OSError) as exc:
+        except StoreUnavailable as exc:
             log.debug("generation refresh failed, keeping %s: %r", self.current, exc)

@@ -19,16 +19,14 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-from redis.asyncio import Redis, RedisCluster
-from redis.exceptions import RedisError
 
 from api.document_cache import DocumentCache
 from deploystatus.settings import Settings
 from deploystatus.view.changes import Change
-from deploystatus.view.client import create_redis
+from deploystatus.view.client import create_subscriber
+from deploystatus.view.errors import StoreUnavailable, translate_errors
 from deploystatus.view.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -135,8 +133,9 @@ class ChangeFeed:
     async def _listen_forever(self) -> None:
         while not self._stopped:
             try:
-                await self._listen()
-            except (RedisError, OSError) as exc:
+                with translate_errors("keep the change subscription"):
+                    await self._listen()
+            except StoreUnavailable as exc:
                 log.warning("change feed lost its subscription, reconnecting: %r", exc)
             finally:
                 self.subscribed.clear()
@@ -146,7 +145,10 @@ class ChangeFeed:
 
     async def _listen(self) -> None:
         cache = self._cache
-        async with _subscriber(self._settings) as redis, redis.pubsub() as pubsub:
+        async with (
+            create_subscriber(self._settings, HEALTH_CHECK_SECONDS) as redis,
+            redis.pubsub() as pubsub,
+        ):
             await pubsub.subscribe(self._channel)
             self.subscribed.set()
             # Anything published while we were not subscribed is unknown: re-read all.
@@ -176,26 +178,3 @@ class ChangeFeed:
                 change = Change.parse(message["data"])
                 if change is not None:
                     self.dispatch(change)
-
-
-@contextlib.asynccontextmanager
-async def _subscriber(settings: Settings) -> AsyncIterator[Redis]:
-    """A client of its own for SUBSCRIBE: no read timeout (a quiet channel is normal), a
-    periodic PING instead to notice a dead connection. On a cluster any node will do:
-    classic pub/sub messages are broadcast to every node."""
-    options = {
-        "socket_connect_timeout": settings.redis.timeout_seconds,
-        "health_check_interval": HEALTH_CHECK_SECONDS,
-    }
-    cluster = create_redis(settings)
-    if isinstance(cluster, RedisCluster):
-        await cluster.initialize()
-        node = cluster.get_random_node()
-        client = Redis(host=node.host, port=int(node.port), **options)  # type: ignore[arg-type]
-    else:
-        client = Redis.from_url(settings.redis.url, **options)  # type: ignore[arg-type]
-    await cluster.aclose()
-    try:
-        yield client
-    finally:
-        await client.aclose()

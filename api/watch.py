@@ -24,18 +24,16 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from api.dependencies import Caller, CallerDep, Feed, Reader
-from api.exceptions import StoreUnavailable, ViewNotReady
+from api.exceptions import ViewNotReady
 from api.notifications import ChangeFeed
 from api.reader import StatusReader
 from api.routes import canonical_uuid
 from api.schemas import ErrorDetail
-from api.stored import StoredStatus
+from deploystatus.view.errors import StoreUnavailable
+from deploystatus.view.store import StoredStatus
 
 router = APIRouter()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-# Concurrent re-reads by this process's streams (see _reread); the Redis pool holds as many
-# connections more than the request concurrency limit.
-WATCH_READS = 32
 REREAD_RETRY_SECONDS = 1.0
 
 

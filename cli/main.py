@@ -24,6 +24,7 @@ from deploystatus.memory import start_trimming
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
 from deploystatus.startup import ServiceUnreachable, check_port_free, explain, reach_redis
+from deploystatus.view.client import create_redis
 from devtools.devstack import DevStackError
 from projector.exceptions import RebuildInterrupted, RebuildRefused
 from projector.rebuild.verify import VerifyRefused
@@ -200,10 +201,9 @@ def _api(settings: Settings, args: argparse.Namespace) -> int:
 def _warn_if_redis_is_unreachable(settings: Settings) -> None:
     """The API starts without Redis (it answers 503, /readyz too, until Redis does), so that
     an orchestrator sees it alive; the setting to check is named once, here."""
-    from api.redis_client import create_redis
 
     async def probe() -> None:
-        redis = create_redis(settings)
+        redis = create_redis(settings, role="api")
         try:
             await reach_redis(redis, settings)
         finally:

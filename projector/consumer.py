@@ -28,20 +28,21 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
 
+from deploystatus.view.errors import StoreChanged
 from events.codec import Decoded
 from projector import metrics
 from projector.core.fold import fold_records
 from projector.core.state import DeploymentState
 from projector.dead_letters import DeadLetters
 from projector.decoding import Batch, decode_batch
-from projector.exceptions import ConflictNotResolved, StoreChanged
+from projector.exceptions import ConflictNotResolved
 from projector.fanout import Fanout, FanoutBatch, index_entry_changed
 from projector.generations import Generations
 from projector.rebalances import OnAssigned, Rebalances
 from projector.retry import retry
 from projector.rollbacks import realign
 from projector.state_cache import StateCache
-from projector.store import RedisStatusStore, Write
+from projector.store import StatusStore, Write
 from projector.undecodable import UndecodableBatches, locate
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class Projector:
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        store: RedisStatusStore,
+        store: StatusStore,
         generations: Generations,
         dead_letters: DeadLetters | None,
         *,

@@ -1,27 +1,12 @@
-"""Errors of the projector. ``retriable`` says whether waiting and trying again can help."""
+"""Errors of the projector. ``retriable`` says whether waiting and trying again can help.
+The view store's own (``StoreUnavailable``, ``StoreChanged``) are in
+``deploystatus.view.errors``."""
 
 from __future__ import annotations
-
-from deploystatus.view.fence import ServerChanged
 
 
 class ProjectorError(Exception):
     retriable: bool = False
-
-
-class StoreUnavailable(ProjectorError):
-    """Redis did not answer or refused the write; nothing was applied by the failed call."""
-
-    retriable = True
-
-
-class StoreChanged(ProjectorError):
-    """Redis is now another server process (a restart, a failover), which may hold an older
-    copy of the view; the projector re-reads its partitions from what that copy holds."""
-
-    def __init__(self, changed: ServerChanged) -> None:
-        super().__init__(str(changed))
-        self.changed = changed
 
 
 class ConflictNotResolved(ProjectorError):

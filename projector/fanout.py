@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from projector.changelog import Changelog
 from projector.core.document import render
 from projector.core.state import DeploymentState
-from projector.store import RedisStatusStore, Write
+from projector.store import StatusStore, Write
 
 
 class Fanout:
-    def __init__(self, store: RedisStatusStore, changelog: Changelog | None) -> None:
+    def __init__(self, store: StatusStore, changelog: Changelog | None) -> None:
         self._store = store
         self._changelog = changelog
 
@@ -30,7 +30,7 @@ class FanoutBatch:
     docs/performance.md#memory). The owner index is written, and the changelog's acks awaited,
     by ``finish()``."""
 
-    def __init__(self, store: RedisStatusStore, changelog: Changelog | None) -> None:
+    def __init__(self, store: StatusStore, changelog: Changelog | None) -> None:
         self._store = store
         self._records = changelog.records() if changelog is not None else None
         # deployment id -> (its state as written, whether its index entry may be stale)

@@ -17,8 +17,8 @@ from typing import Literal
 import orjson
 
 from deploystatus.view.client import RedisClient
+from deploystatus.view.errors import translate_errors
 from deploystatus.view.keys import Keys
-from projector.store import translate_errors
 
 Builder = Literal["rebuild", "projectors"]
 
@@ -83,12 +83,12 @@ class Generations:
         self._advance = redis.register_script(_ADVANCE)
 
     async def current(self) -> str | None:
-        async with translate_errors("read the served generation"):
+        with translate_errors("read the served generation"):
             raw = await self._redis.get(self._keys.generation)
         return _text(raw) if raw else None
 
     async def building(self) -> Build | None:
-        async with translate_errors("read the building generation"):
+        with translate_errors("read the building generation"):
             raw = await self._redis.hgetall(self._keys.building)
         if not raw:
             return None
@@ -104,7 +104,7 @@ class Generations:
         """Start building a new generation, unless another build is already registered
         (then ``None``: read ``building()`` to join or report it)."""
         build = Build(new_generation_id(), builder, dict(target), time.time())
-        async with translate_errors("register a build"):
+        with translate_errors("register a build"):
             created = await self._begin(
                 keys=[self._keys.building, self._keys.generations],
                 args=[
@@ -119,7 +119,7 @@ class Generations:
     async def promote(self, generation: str) -> str | None:
         """Serve ``generation``; returns the generation it replaces ('' if none), or ``None``
         if it was no longer the one being built."""
-        async with translate_errors("switch the served generation"):
+        with translate_errors("switch the served generation"):
             previous = await self._promote(
                 keys=[self._keys.generation, self._keys.building], args=[generation]
             )
@@ -129,7 +129,7 @@ class Generations:
 
     async def abandon(self, generation: str) -> None:
         """Forget a build (its keys are deleted by ``delete``)."""
-        async with translate_errors("abandon a build"):
+        with translate_errors("abandon a build"):
             if await self._redis.hget(self._keys.building, "generation") == generation.encode():
                 await self._redis.delete(self._keys.building)
 
@@ -139,18 +139,18 @@ class Generations:
         args: list[str] = []
         for partition, offset in next_offsets.items():
             args += [str(partition), str(offset)]
-        async with translate_errors("record applied offsets"):
+        with translate_errors("record applied offsets"):
             await self._advance(keys=[self._keys.applied(generation)], args=args)
 
     async def applied(self, generation: str) -> dict[int, int]:
-        async with translate_errors("read applied offsets"):
+        with translate_errors("read applied offsets"):
             raw = await self._redis.hgetall(self._keys.applied(generation))
         return {int(p): int(o) for p, o in raw.items()}
 
     async def stale(self) -> list[str]:
         """Generations that still have keys but are neither served nor being built."""
         current, build = await self.current(), await self.building()
-        async with translate_errors("list generations"):
+        with translate_errors("list generations"):
             members = await self._redis.smembers(self._keys.generations)
         live = {current, build.generation if build else None}
         return sorted(_text(m) for m in members if _text(m) not in live)
@@ -159,7 +159,7 @@ class Generations:
         """Remove a generation's keys in small chunks (SCAN + UNLINK, a pause between chunks)
         so Redis keeps serving meanwhile. Returns how many keys were removed."""
         removed = 0
-        async with translate_errors("delete a generation"):
+        with translate_errors("delete a generation"):
             chunk: list[bytes] = []
             async for key in self._redis.scan_iter(
                 match=self._keys.generation_pattern(generation), count=DELETE_CHUNK

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from aiokafka.errors import KafkaError
 
+from deploystatus.view.errors import ViewError
 from projector import metrics
 from projector.exceptions import ProjectorError
 
@@ -22,7 +23,7 @@ class Stopped(Exception):
 
 
 def is_retriable(exc: BaseException) -> bool:
-    if isinstance(exc, ProjectorError | KafkaError):
+    if isinstance(exc, ProjectorError | ViewError | KafkaError):
         return bool(exc.retriable)
     return isinstance(exc, OSError)
 

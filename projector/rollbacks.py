@@ -23,18 +23,19 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from deploystatus.view.errors import StoreChanged
 from projector import metrics
-from projector.exceptions import StoreChanged, ViewLost
+from projector.exceptions import ViewLost
 from projector.generations import Generations
 from projector.state_cache import StateCache
-from projector.store import RedisStatusStore
+from projector.store import StatusStore
 
 log = logging.getLogger(__name__)
 
 
 async def rewind_targets(
     consumer: AIOKafkaConsumer,
-    store: RedisStatusStore,
+    store: StatusStore,
     applied: Mapping[int, int],
     partitions: set[TopicPartition],
 ) -> dict[TopicPartition, int]:
@@ -46,7 +47,7 @@ async def rewind_targets(
 
 async def check_on_assignment(
     consumer: AIOKafkaConsumer,
-    store: RedisStatusStore,
+    store: StatusStore,
     generations: Generations,
     assigned: set[TopicPartition],
 ) -> None:
@@ -74,7 +75,7 @@ async def check_on_assignment(
 
 async def realign(
     consumer: AIOKafkaConsumer,
-    store: RedisStatusStore,
+    store: StatusStore,
     generations: Generations,
     cache: StateCache,
     progress: Mapping[int, int],

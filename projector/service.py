@@ -17,7 +17,7 @@ from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
 from deploystatus.startup import CannotListen, reach_kafka, reach_redis
 from deploystatus.topics import end_offsets, ensure_topics
-from deploystatus.view.client import RedisClient, create_redis
+from deploystatus.view.client import RedisClient, create_redis, ping_every_node
 from deploystatus.view.fence import ServerFence
 from deploystatus.view.keys import Keys
 from projector import metrics
@@ -29,7 +29,7 @@ from projector.fanout import Fanout
 from projector.generations import Build, Generations, group_of
 from projector.retry import Stopped, retry
 from projector.rollbacks import check_on_assignment
-from projector.store import RedisStatusStore, ping_every_node
+from projector.store import RedisStatusStore
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_SECONDS = 10.0
@@ -52,7 +52,7 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
     if settings.projector.metrics_port:
         start_metrics_server(settings.projector.metrics_port, settings.projector.metrics_host)
     fence = ServerFence()
-    redis = create_redis(settings, fence)
+    redis = create_redis(settings, fence=fence)
     generations = Generations(redis, Keys(settings.redis.prefix))
     cleaner = GenerationCleaner(generations, settings.projector.generation_grace_seconds)
     try:

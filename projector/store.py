@@ -1,4 +1,6 @@
-"""The view store: deployment states and documents in Redis, written with compare-and-set.
+"""The projector's view store in Redis (``deploystatus.view.store.StatusStore``): deployment
+states and documents, written with compare-and-set. It lives here rather than in
+``deploystatus.view`` because it stores the fold's states, which the base layer may not import.
 
 Each deployment is one hash (see ``deploystatus.view.keys``). A write carries the position the
 writer read; the script applies it only if the hash still holds that position, so two
@@ -8,23 +10,23 @@ Every operation touches one key, which keeps the store valid on a Redis Cluster.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import RedisError
 
 from deploystatus.view import keys as fields
+from deploystatus.view import store as seam
 from deploystatus.view.changes import SAME_DOCUMENT, change_message
-from deploystatus.view.client import RedisClient
-from deploystatus.view.fence import ServerChanged, ServerFence
+from deploystatus.view.client import RedisClient, ping_every_node
+from deploystatus.view.errors import StoreChanged, translate_errors
+from deploystatus.view.fence import ServerFence
 from deploystatus.view.keys import Keys
 from deploystatus.view.scripts import LuaScript, run_scripts
 from projector.core.document import etag, render
 from projector.core.state import DeploymentState
 from projector.core.stored_state import from_stored, to_stored
-from projector.exceptions import StoreChanged, StoreUnavailable, ViewLost
+from projector.exceptions import ViewLost
 
 # Deployments per round trip: a write carries a state and a document (kilobytes each), so a
 # batch of 10,000 in one pipeline held tens of MB of packed commands at once.
@@ -79,6 +81,10 @@ class Write:
         self.etag = etag(document) if document is not None else ""
 
 
+# The seam the projector's modules take: the view's store of the fold's states.
+StatusStore: TypeAlias = seam.StatusStore[DeploymentState, Write]
+
+
 class RedisStatusStore:
     """The deployment hashes of one generation of the view."""
 
@@ -103,7 +109,7 @@ class RedisStatusStore:
         """The stored states of these deployments (``None`` for unknown ones)."""
         states: dict[str, DeploymentState | None] = {}
         for chunk in _chunks(deployment_ids):
-            async with translate_errors("load states"):
+            with translate_errors("load states"):
                 pipe = self._redis.pipeline(transaction=False)
                 for deployment_id in chunk:
                     key = self._keys.deployment(self.generation, deployment_id)
@@ -125,12 +131,7 @@ class RedisStatusStore:
                     key, args = self._save_call(write)
                     pipe.evalsha(SAVE.sha, 1, key, *args)
 
-            async with translate_errors("save states"):
-                replies = await run_scripts(self._redis, (SAVE,), queue)
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise StoreUnavailable(f"Redis refused a write: {reply!r}")
-            results += replies
+            results += await run_scripts(self._redis, (SAVE,), queue, "save states")
         if -1 in results:
             raise ViewLost(f"documents of generation {self.generation} vanished from Redis")
         return {w.state.deployment_id for w, ok in zip(writes, results, strict=True) if not ok}
@@ -151,7 +152,7 @@ class RedisStatusStore:
 
     async def index_owners(self, states: Iterable[DeploymentState]) -> None:
         """Keep each owner's set of served deployments (read by `GET /status/watch`)."""
-        async with translate_errors("index owners"):
+        with translate_errors("index owners"):
             pipe = self._redis.pipeline(transaction=False)
             for state in states:
                 if state.owner is None:
@@ -172,7 +173,7 @@ class RedisStatusStore:
         """The stored positions of these deployments (-1 where none is stored)."""
         positions: dict[str, int] = {}
         for chunk in _chunks(deployment_ids):
-            async with translate_errors("read positions"):
+            with translate_errors("read positions"):
                 pipe = self._redis.pipeline(transaction=False)
                 for deployment_id in chunk:
                     pipe.hget(
@@ -190,28 +191,10 @@ class RedisStatusStore:
 
     async def ping(self) -> None:
         """Reach every server of the store, so that an idle projector meets a changed one."""
-        async with translate_errors("ping"):
+        with translate_errors("ping"):
             await ping_every_node(self._redis)
-
-
-async def ping_every_node(redis: RedisClient) -> None:
-    if isinstance(redis, RedisCluster):
-        await redis.ping(target_nodes=RedisCluster.PRIMARIES)
-    else:
-        await redis.ping()
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
-
-
-@asynccontextmanager
-async def translate_errors(operation: str) -> AsyncIterator[None]:
-    """Driver errors become ``StoreUnavailable`` here, at the adapter's edge."""
-    try:
-        yield
-    except ServerChanged as exc:
-        raise StoreChanged(exc) from exc
-    except (RedisError, OSError) as exc:
-        raise StoreUnavailable(f"Redis could not {operation}: {exc!r}") from exc

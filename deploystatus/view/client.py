@@ -1,12 +1,23 @@
-"""The view's Redis client, built from settings (never at import time)."""
+"""The view's Redis clients, built from settings (never at import time), one kind per role:
+
+- ``"api"``: the API's timeout (API_REDIS_TIMEOUT_SECONDS) and no retries, so a stuck Redis
+  turns into a prompt 503 and requests never pile up behind it; a pool sized to the
+  request concurrency limit.
+- ``"projector"`` (the projector, the rebuild, the CLI): REDIS_TIMEOUT_SECONDS and redis-py's
+  retries, optionally behind a ``ServerFence``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 import hiredis
 from redis.asyncio import Connection, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from deploystatus.settings import Settings
 from deploystatus.view.fence import ServerFence, fenced
@@ -14,6 +25,13 @@ from deploystatus.view.fence import ServerFence, fenced
 # Everything the view needs works on both: one key per operation, or keys sharing a hash tag.
 RedisClient = Redis | RedisCluster
 CLUSTER_SCHEME = "redis+cluster://"
+Role = Literal["api", "projector"]
+
+# Concurrent re-reads by an API process's watch streams (api.watch): its pool holds as many
+# connections more than the request concurrency limit.
+WATCH_READS = 32
+# Beyond the requests in progress and the watch re-reads: the generation refresh and /readyz.
+SPARE_CONNECTIONS = 8
 
 
 class HiredisPackingConnection(Connection):
@@ -36,11 +54,15 @@ def connection_options(redis_url: str) -> dict[str, Any]:
     )
 
 
-def create_redis(settings: Settings, fence: ServerFence | None = None) -> RedisClient:
-    """A Redis (or Redis Cluster) client whose calls fail fast when Redis is down, so callers
-    can answer 503 or back off instead of piling up behind a dead connection. With a
-    ``fence``, its connections refuse server processes the fence has not accepted."""
-    timeout = settings.redis.timeout_seconds
+def create_redis(
+    settings: Settings, *, role: Role = "projector", fence: ServerFence | None = None
+) -> RedisClient:
+    """A Redis (or Redis Cluster) client for ``role`` whose calls fail fast when Redis is
+    down, so callers can answer 503 or back off instead of piling up behind a dead
+    connection. With a ``fence``, its connections refuse server processes the fence has not
+    accepted."""
+    api = role == "api"
+    timeout = settings.api.redis_timeout_seconds if api else settings.redis.timeout_seconds
     nodes = settings.redis.cluster_nodes
     if not nodes and settings.redis.url.startswith(CLUSTER_SCHEME):
         nodes = settings.redis.url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
@@ -62,7 +84,17 @@ def create_redis(settings: Settings, fence: ServerFence | None = None) -> RedisC
             for startup_node in cluster.nodes_manager.startup_nodes.values():
                 startup_node.connection_class = connection_class
         return cluster
-    options = connection_options(settings.redis.url)
+    options: dict[str, Any] = connection_options(settings.redis.url)
+    if api:
+        # redis-py retries failed commands by default (3 times, with backoff): each retry
+        # would hold the request for another timeout.
+        options["retry"] = Retry(NoBackoff(), 0)
+        if settings.api.max_concurrency:
+            # A connection per request in progress at most; past that, "Too many
+            # connections", which is a 503 like any Redis failure.
+            options["max_connections"] = (
+                settings.api.max_concurrency + SPARE_CONNECTIONS + WATCH_READS
+            )
     if fence is not None:
         options["connection_class"] = fenced(options.get("connection_class", Connection), fence)
     return Redis.from_url(
@@ -73,3 +105,36 @@ def create_redis(settings: Settings, fence: ServerFence | None = None) -> RedisC
         socket_connect_timeout=timeout,
         **options,
     )
+
+
+async def ping_every_node(redis: RedisClient) -> None:
+    """A PING to every server of the view (every primary of a cluster)."""
+    if isinstance(redis, RedisCluster):
+        await redis.ping(target_nodes=RedisCluster.PRIMARIES)
+    else:
+        await redis.ping()
+
+
+@asynccontextmanager
+async def create_subscriber(
+    settings: Settings, health_check_seconds: float
+) -> AsyncIterator[Redis]:
+    """A client of its own for SUBSCRIBE: no read timeout (a quiet channel is normal), a
+    periodic PING instead to notice a dead connection. On a cluster any node will do:
+    classic pub/sub messages are broadcast to every node."""
+    options = {
+        "socket_connect_timeout": settings.redis.timeout_seconds,
+        "health_check_interval": health_check_seconds,
+    }
+    cluster = create_redis(settings)
+    if isinstance(cluster, RedisCluster):
+        await cluster.initialize()
+        node = cluster.get_random_node()
+        client = Redis(host=node.host, port=int(node.port), **options)  # type: ignore[arg-type]
+    else:
+        client = Redis.from_url(settings.redis.url, **options)  # type: ignore[arg-type]
+    await cluster.aclose()
+    try:
+        yield client
+    finally:
+        await client.aclose()

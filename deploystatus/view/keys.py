@@ -12,9 +12,11 @@ rebuild fills a new generation while the old one is read, and the switch is one 
 - ``<prefix>:<gen>:dep:{<id>}``  one deployment's hash (fields below)
 - ``<prefix>:<gen>:owner:{<user>}``  set of the served deployments a user owns
 - ``<prefix>:changes``           pub/sub channel: a message per write (``view.changes``)
+- ``<prefix>:rl:user:{<user>}``  the API's request counter of a user (``api.ratelimit``)
+- ``<prefix>:rl:ip:{<address>}`` the API's request counter of a client address
 
 Control keys share the ``{<prefix>}`` hash tag, so a script may touch several of them on a
-Redis Cluster; a deployment's keys hash on its id.
+Redis Cluster; a deployment's keys hash on its id, a request counter on its user or address.
 """
 
 from __future__ import annotations
@@ -57,3 +59,11 @@ class Keys:
 
     def applied(self, generation: str) -> str:
         return f"{self.prefix}:{generation}:applied"
+
+    def rate_user(self, user_id: str) -> str:
+        """Request counter of a user; ``user_id`` must be a canonical uuid string."""
+        return f"{self.prefix}:rl:user:{{{user_id}}}"
+
+    def rate_ip(self, address: str) -> str:
+        """Request counter of a client address; ``address`` must be canonical (bounded)."""
+        return f"{self.prefix}:rl:ip:{{{address}}}"

@@ -1,6 +1,7 @@
 """Lua scripts called by EVALSHA, several in one round trip: in a pipeline on a single Redis,
 concurrently (one call per key's node) on a Redis Cluster, whose pipelines refuse scripts.
-Shared by the projector's writes and the API's reads."""
+Shared by the projector's writes and the API's reads. Redis forgets scripts on restart or
+SCRIPT FLUSH: both runners then load them and send the calls once more."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError
 
 from deploystatus.view.client import RedisClient
+from deploystatus.view.errors import translate_errors
 
 
 class LuaScript:
@@ -42,21 +44,40 @@ class _Calls:
 
 
 async def run_scripts(
-    redis: RedisClient, scripts: Sequence[LuaScript], queue: Callable[[Any], object]
+    redis: RedisClient,
+    scripts: Sequence[LuaScript],
+    queue: Callable[[Any], object],
+    operation: str,
 ) -> list[Any]:
-    """The replies to the calls ``queue`` adds (error replies as exception objects, in their
-    place), sent in one round trip without a transaction. Redis forgets scripts on restart
-    or SCRIPT FLUSH: then ``scripts`` are loaded and the calls sent once more. A failure to
-    reach Redis raises redis-py's error."""
-    for attempt in range(2):
-        pipe: Any = (
-            _Calls(redis) if isinstance(redis, RedisCluster) else redis.pipeline(transaction=False)
-        )
-        queue(pipe)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        if attempt == 0 and any(isinstance(reply, NoScriptError) for reply in replies):
-            for script in scripts:
-                await redis.script_load(script.source)  # on a cluster: on every primary
-            continue
-        break
+    """The replies to the calls ``queue`` adds to a pipeline, sent in one round trip without
+    a transaction. A failure to reach Redis, or any error reply, raises ``StoreUnavailable``
+    (``StoreChanged`` behind a fence), quoting ``operation``."""
+    with translate_errors(operation):
+        for attempt in range(2):
+            pipe: Any = (
+                _Calls(redis)
+                if isinstance(redis, RedisCluster)
+                else redis.pipeline(transaction=False)
+            )
+            queue(pipe)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(reply, NoScriptError) for reply in replies):
+                for script in scripts:
+                    await redis.script_load(script.source)  # on a cluster: on every primary
+                continue
+            break
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply  # translated on the way out, like a failure to reach Redis
     return replies
+
+
+async def call_script(redis: RedisClient, script: LuaScript, operation: str, *args: Any) -> Any:
+    """One script call, without a pipeline (a pipeline object costs more CPU than the call
+    itself), translated and reloaded like ``run_scripts``'s."""
+    with translate_errors(operation):
+        try:
+            return await redis.evalsha(script.sha, *args)
+        except NoScriptError:
+            await redis.script_load(script.source)
+            return await redis.evalsha(script.sha, *args)

@@ -7,7 +7,7 @@ import secrets
 import socket
 
 from deploystatus.view.client import RedisClient
-from projector.store import translate_errors
+from deploystatus.view.errors import translate_errors
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -31,19 +31,19 @@ class Lease:
         self._release = redis.register_script(_RELEASE)
 
     async def acquire(self) -> bool:
-        async with translate_errors("take the lease"):
+        with translate_errors("take the lease"):
             return bool(await self._redis.set(self._key, self.token, nx=True, px=self._ttl_ms))
 
     async def holder(self) -> str | None:
-        async with translate_errors("read the lease"):
+        with translate_errors("read the lease"):
             raw = await self._redis.get(self._key)
         return raw.decode() if isinstance(raw, bytes) else raw
 
     async def renew(self) -> bool:
         """Extend the lease; ``False`` if it was lost (expired and maybe taken by another)."""
-        async with translate_errors("renew the lease"):
+        with translate_errors("renew the lease"):
             return bool(await self._renew(keys=[self._key], args=[self.token, self._ttl_ms]))
 
     async def release(self) -> None:
-        async with translate_errors("release the lease"):
+        with translate_errors("release the lease"):
             await self._release(keys=[self._key], args=[self.token])

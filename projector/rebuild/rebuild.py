@@ -29,7 +29,7 @@ from projector.rebuild.progress import ProgressPrinter
 from projector.rebuild.replay import replay
 from projector.rebuild.workers import Workers, process_count, share_out
 from projector.retry import retry
-from projector.store import RedisStatusStore
+from projector.store import RedisStatusStore, StatusStore
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class _Phases:
         lease: Lease,
         build: Build,
         stopping: asyncio.Event,
-        store: RedisStatusStore,
+        store: StatusStore,
         workers: Workers,
     ) -> None:
         self._settings = settings

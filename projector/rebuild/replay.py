@@ -14,7 +14,7 @@ from deploystatus.settings import Settings
 from projector.consumer import Projector
 from projector.fanout import Fanout
 from projector.generations import Generations, group_of
-from projector.store import RedisStatusStore
+from projector.store import StatusStore
 
 # How often, between batches, the replay asks whether to stop (and the rebuild moves on).
 CHECK_SECONDS = 0.5
@@ -23,7 +23,7 @@ CHECK_SECONDS = 0.5
 async def replay(
     settings: Settings,
     generations: Generations,
-    store: RedisStatusStore,
+    store: StatusStore,
     partitions: Iterable[int],
     stopping: asyncio.Event,
     should_leave: Callable[[], Awaitable[bool]],

@@ -17,6 +17,7 @@ from deploystatus.kafka import create_consumer
 from deploystatus.settings import Settings
 from deploystatus.view import keys as fields
 from deploystatus.view.client import RedisClient, create_redis
+from deploystatus.view.errors import translate_errors
 from deploystatus.view.keys import Keys
 from events.codec import decode
 from events.exceptions import InvalidEvent
@@ -24,7 +25,6 @@ from projector.core.document import render
 from projector.core.fold import apply_record
 from projector.core.state import DeploymentState
 from projector.generations import Generations
-from projector.store import translate_errors
 from projector.undecodable import BadBatch, locate, records_before
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ async def _served(
     redis: RedisClient, keys: Keys, generation: str, ids: Iterable[str]
 ) -> dict[str, tuple[bytes | None, int]]:
     ids = list(ids)
-    async with translate_errors("read served documents"):
+    with translate_errors("read served documents"):
         pipe = redis.pipeline(transaction=False)
         for dep in ids:
             pipe.hmget(keys.deployment(generation, dep), [fields.DOCUMENT, fields.POSITION])
@@ -190,7 +190,7 @@ async def _extras(
 ) -> list[Mismatch]:
     """Documents served for deployments that have no valid event in the log."""
     found = []
-    async with translate_errors("scan served documents"):
+    with translate_errors("scan served documents"):
         async for key in redis.scan_iter(match=keys.deployments_pattern(generation), count=1000):
             deployment_id = key.decode().rsplit("{", 1)[-1].rstrip("}")
             if deployment_id not in known and await redis.hexists(key, fields.DOCUMENT):

@@ -7,7 +7,7 @@ import time
 
 from api.auth import Principal
 from api.document_cache import DocumentCache
-from api.stored import StoredStatus
+from deploystatus.view.store import StoredStatus
 
 GEN = "g1"
 ALICE, BOB, ADMIN = Principal("alice"), Principal("bob"), Principal("root", read_any=True)

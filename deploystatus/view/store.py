@@ -1,0 +1,116 @@
+"""The seams the projector and the API talk to the view through, and the values they pass.
+
+The Redis implementations: ``projector.store.RedisStatusStore`` (it stores the fold's states,
+which this base layer may not import, hence the type parameters) and
+``deploystatus.view.reads.RedisViewReader``. The contract tests
+(``tests/integration/test_store.py``) run against both on a single Redis and a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol, TypeVar
+
+from deploystatus.view.errors import StoreChanged
+
+StateT = TypeVar("StateT")
+WriteT = TypeVar("WriteT", contravariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStatus:
+    """What a read of the view gives back: a document exactly as the projector stored it."""
+
+    document: bytes  # the JSON bytes, exactly as the projector rendered them
+    etag: str
+    position: int  # log offset of the last event applied: the document's version
+
+
+class Budget(NamedTuple):
+    """A request counter: ``key`` may count ``limit`` requests per window of ``window_ms``.
+    A named tuple: one or two are built per request."""
+
+    key: str
+    limit: int
+    window_ms: int
+
+
+class StatusStore(Protocol[StateT, WriteT]):
+    """What the projector writes and reads: the deployment hashes of one generation, each
+    written with compare-and-set. Raises ``StoreUnavailable`` when Redis fails, and
+    ``StoreChanged`` when it is another server process than the one written to."""
+
+    generation: str
+    # Where change messages go ('' = nowhere): set once the generation is served.
+    notify_channel: str
+
+    @property
+    def spans_nodes(self) -> bool:
+        """Whether the view is spread over several Redis servers (a Redis Cluster)."""
+        ...
+
+    async def load(self, deployment_ids: Sequence[str]) -> dict[str, StateT | None]:
+        """The stored states of these deployments (``None`` for unknown ones)."""
+        ...
+
+    async def save(self, writes: Sequence[WriteT]) -> set[str]:
+        """Apply the writes, each atomically, announcing each on the change channel. Returns
+        the deployment ids whose write another writer beat (the stored position was not
+        the one expected); raises ``ViewLost`` if a document read before has disappeared."""
+        ...
+
+    async def index_owners(self, states: Iterable[StateT]) -> None:
+        """Keep each owner's set of served deployments."""
+        ...
+
+    async def positions(self, deployment_ids: Sequence[str]) -> dict[str, int]:
+        """The stored positions of these deployments (-1 where none is stored)."""
+        ...
+
+    def accept(self, changed: StoreChanged) -> None:
+        """Talk to the changed server from now on (its data has been looked at)."""
+        ...
+
+    async def ping(self) -> None:
+        """Reach every server of the store, so that an idle writer meets a changed one."""
+        ...
+
+
+class ViewReader(Protocol):
+    """What the API reads: the served generation, documents behind the owner check, the
+    owner index, and request budgets counted in the same round trip. Raises
+    ``StoreUnavailable`` when Redis fails."""
+
+    async def served_generation(self) -> str | None:
+        """The served generation's id; ``None`` while none is served."""
+        ...
+
+    async def read(
+        self, generation: str, deployment_id: str, user_id: str, read_any: bool
+    ) -> StoredStatus | None:
+        """The document if it is served and ``user_id`` owns it (or ``read_any``); ``None``
+        alike for every other case, which Redis answers the same way."""
+        ...
+
+    async def read_counted(
+        self,
+        generation: str,
+        deployment_id: str,
+        user_id: str,
+        read_any: bool,
+        budgets: Sequence[Budget],
+    ) -> tuple[list[int], StoredStatus | None]:
+        """``read`` and ``count`` in one round trip."""
+        ...
+
+    async def count(self, budgets: Sequence[Budget]) -> list[int]:
+        """Count a request against each budget: per budget 0 within it, else the ms until
+        its window ends."""
+        ...
+
+    async def owned(self, generation: str, user_id: str) -> list[str]:
+        """The served deployments ``user_id`` owns, sorted."""
+        ...
+
+    async def ping(self) -> None: ...

@@ -14,7 +14,9 @@ class Sizes:
     lever_seconds: int  # one wrk run per lever variant
     connections: int  # wrk connections at saturation
     projector_deployments: int
-    projector_rounds: int  # events per deployment: deployments * rounds events in all
+    # Events per deployment: deployments * rounds events in all. The view is full by half of
+    # them; the memory target compares the RSS there with every later stretch.
+    projector_rounds: int
     rss_checkpoint: int  # events after which the projector's RSS is sampled first
     freshness_rate: int  # events per second published during the freshness run
     freshness_seconds: int
@@ -29,7 +31,7 @@ FULL = Sizes(
     lever_seconds=8,
     connections=32,
     projector_deployments=10_000,
-    projector_rounds=100,
+    projector_rounds=200,
     rss_checkpoint=100_000,
     freshness_rate=2_000,
     freshness_seconds=10,

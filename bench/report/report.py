@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.infra.profiling import Profile
-from bench.report.targets import MB, RunResults, find_run, flatness, ratio_of, targets
+from bench.report.targets import (
+    MB,
+    RunResults,
+    find_run,
+    flatness,
+    ratio_of,
+    targets,
+    view_memory,
+)
 from bench.scenarios.broker_cost import STRETCH_SECONDS
 from bench.scenarios.freshness import LEVER_FETCH_WAIT_MS, WATCHED
 from bench.scenarios.projector_bench import LEVER_ROUNDS, ProjectorResults
@@ -137,23 +145,24 @@ def _per_write(events_per_write: float | None) -> str:
 
 
 def rss_once_every_state_held(proj: ProjectorResults) -> str | None:
-    """Context for the RSS target: the peaks from the first stretch that ends with a state
-    held for every deployment (the view whole in memory) to the farthest one after it. Not
-    the target's measure, which starts at the first stretch whatever it held."""
+    """When the view was whole in memory (a state held for every deployment), and what each
+    held state cost: the memory target's context."""
     states = sorted(proj.run.states_at.items())
     whole = [n for n, held in states if held == proj.deployments]
-    if not states or not whole:
+    memory = view_memory(proj.run.rss_at, proj.run.rss_peak_at, proj.run.states_at, proj.events)
+    if not states or memory is None:
         return None
-    flat = flatness((n, peak) for n, peak in proj.run.rss_peak_at.items() if n >= whole[0])
-    if flat is None:
-        return None
-    _, first, worst_n, worst = flat
     held_first = "?" if states[0][1] is None else f"{states[0][1]:,}"
+    when = f"all from {whole[0]:,}" if whole else "never all"
+    per_state = (
+        "not measured (no states added after the first checkpoint)"
+        if memory.bytes_per_state is None
+        else f"{memory.bytes_per_state:,.0f} bytes (the RSS's rise from {states[0][0]:,} to "
+        f"{memory.full_at:,} events over the states added)"
+    )
     return (
-        f"context for the RSS target (not its measure): {held_first} of "
-        f"{proj.deployments:,} deployment states were held at {states[0][0]:,} events, all "
-        f"from {whole[0]:,}; from that stretch's peak ({first / MB:.0f} MiB) to the farthest "
-        f"after it ({worst / MB:.0f} MiB, to {worst_n:,}): {worst / first:.2f}x"
+        f"the view: {held_first} of {proj.deployments:,} deployment states were held at "
+        f"{states[0][0]:,} events, {when}; per held deployment state: {per_state}"
     )
 
 

@@ -56,6 +56,40 @@ def flatness(peaks: Iterable[tuple[int, int]]) -> tuple[int, int, int, int] | No
     return first_n, first, worst_n, worst
 
 
+@dataclass(frozen=True)
+class ViewMemory:
+    """The projector's memory once its view is full: the peak of the stretch ending halfway
+    through the run (1M of 2M events) against the farthest later stretch's, and the bytes
+    each held deployment state adds (the sampled RSS's rise from the first checkpoint to
+    halfway, over the states added between them: None where none were)."""
+
+    full_at: int
+    full_peak: int
+    farthest_at: int
+    farthest_peak: int
+    states_held: int | None
+    bytes_per_state: float | None
+
+
+def view_memory(
+    rss_at: dict[int, int], peaks: dict[int, int], states_at: dict[int, int | None], total: int
+) -> ViewMemory | None:
+    halfway = [n for n in peaks if n <= total // 2]
+    if not halfway:
+        return None
+    full_at = max(halfway)
+    flat = flatness((n, peak) for n, peak in peaks.items() if n >= full_at)
+    if flat is None:
+        return None
+    _, full_peak, farthest_at, farthest_peak = flat
+    first_at = min(peaks)
+    held_first, held_full = states_at.get(first_at), states_at.get(full_at)
+    per_state = None
+    if held_first is not None and held_full is not None and held_full > held_first:
+        per_state = (rss_at[full_at] - rss_at[first_at]) / (held_full - held_first)
+    return ViewMemory(full_at, full_peak, farthest_at, farthest_peak, held_full, per_state)
+
+
 def find_run(runs: list[LoadRun], target: str, mode: str) -> LoadRun | None:
     return next((r for r in runs if r.target == target and r.mode == mode), None)
 
@@ -150,19 +184,27 @@ def targets(results: RunResults) -> list[Target]:
                     seconds <= goal,
                 )
             )
-        flat = flatness(proj.run.rss_peak_at.items())
-        if flat is not None:
-            first_n, first, worst_n, worst = flat
-            r = ratio_of(worst, first)
+        memory = view_memory(
+            proj.run.rss_at, proj.run.rss_peak_at, proj.run.states_at, proj.run.total
+        )
+        if memory is not None:
+            r = ratio_of(memory.farthest_peak, memory.full_peak)
+            full = memory.states_held == proj.deployments
+            held = "?" if memory.states_held is None else f"{memory.states_held:,}"
+            per_state = (
+                "?" if memory.bytes_per_state is None else f"{memory.bytes_per_state / 1024:.1f}"
+            )
             found.append(
                 Target(
-                    f"projector peak RSS per {first_n:,} events, to {max(proj.run.rss_peak_at):,} "
-                    f"(farthest: the stretch to {worst_n:,})",
-                    f"{worst / MB:.0f} MiB",
-                    f"{first / MB:.0f} MiB",
+                    f"projector RSS once the view is full, {memory.full_at:,} to "
+                    f"{proj.run.total:,} events (stretch peaks; farthest: to "
+                    f"{memory.farthest_at:,})",
+                    f"{memory.farthest_peak / MB:.0f} MiB",
+                    f"{memory.full_peak / MB:.0f} MiB at {memory.full_at:,}, {held} of "
+                    f"{proj.deployments:,} states held, {per_state} KiB per held state",
                     r,
-                    "0.8x .. 1.2x",
-                    r is not None and 0.8 <= r <= 1.2,
+                    "view full; 0.9x .. 1.1x",
+                    full and r is not None and 0.9 <= r <= 1.1,
                 )
             )
     fresh = results.freshness

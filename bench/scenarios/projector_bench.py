@@ -101,7 +101,7 @@ async def run(
     raw_records, raw_seconds = await consume_all(settings, total, RAW_CONSUME_DEADLINE_SECONDS)
     assert raw_records == total, f"bare consumer read {raw_records} of {total}"
     profile_raw = work_dir / "profile-projector.txt"
-    # Every one against the first makes the target (the RSS must stay flat throughout).
+    # Every 100k: the memory target compares the stretches after halfway (the view full).
     checkpoints = tuple(sorted({*range(sizes.rss_checkpoint, total, sizes.rss_checkpoint), total}))
     projected, _ = await project_all(
         settings,

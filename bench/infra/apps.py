@@ -79,8 +79,8 @@ def no_hiredis(settings: Settings) -> FastAPI:
 
     original = api.app.create_redis
 
-    def create_redis(settings: Settings) -> Redis:
-        client = original(settings)
+    def create_redis(settings: Settings, **options: Any) -> Redis:
+        client = original(settings, **options)
         # Same pool settings as production, only the reply parser swapped.
         client.connection_pool.connection_kwargs["parser_class"] = _AsyncRESP2Parser
         return client

@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
+from support.api import TEST_SECRET
 
 from deploystatus.settings import Settings
 from deploystatus.view.client import create_redis
 from devtools.devstack import start_redis, start_redis_cluster
-
-TEST_SECRET = "test-secret-" + "x" * 64
 
 
 @pytest.fixture(scope="session")

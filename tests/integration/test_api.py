@@ -9,16 +9,11 @@ import uuid
 
 import jwt
 import pytest
-from conftest import TEST_SECRET
-from harness import (
-    bearer,
-    publish,
-    running_api,
-    running_projector,
-    serve_empty_generation,
-    wait_for_view,
-)
 from pydantic import SecretStr
+from support.api import TEST_SECRET, bearer, running_api
+from support.processes import running_projector
+from support.publishing import publish
+from support.view import serve_empty_generation, wait_for_view
 
 from api.schemas import StatusDocument
 from cli.samples import create_deployment

@@ -11,15 +11,11 @@ import uuid
 import pytest
 from aiokafka.errors import RequestTimedOutError
 from aiokafka.partitioner import DefaultPartitioner
-from harness import (
-    read_topic,
-    replica_change,
-    running_projector,
-    stored_documents,
-    stored_state,
-    wait_for,
-    wait_for_view,
-)
+from support.processes import running_projector
+from support.publishing import replica_change
+from support.topics import read_topic
+from support.view import stored_documents, stored_state, wait_for_view
+from support.waiting import wait_for
 
 from cli.samples import create_deployment
 from deploystatus.kafka import MAX_BATCH_BYTES, create_producer

@@ -6,7 +6,9 @@ import random
 import uuid
 
 import orjson
-from harness import run_cli, running_api, running_projector, wait_for_view
+from support.api import running_api
+from support.processes import run_cli, running_projector
+from support.view import wait_for_view
 
 from cli.samples import create_deployment
 from events import encode

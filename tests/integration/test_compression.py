@@ -20,19 +20,11 @@ import confluent_kafka
 import httpx
 import pytest
 from aiokafka.record import default_records
-from harness import (
-    publish,
-    read_topic,
-    replica_change,
-    run_cli,
-    running_projector,
-    served_generation,
-    settings_env,
-    start_cli,
-    stop_process,
-    wait_for,
-    wait_for_view,
-)
+from support.processes import run_cli, running_projector, settings_env, start_cli, stop_process
+from support.publishing import publish, replica_change
+from support.topics import read_topic
+from support.view import served_generation, wait_for_view
+from support.waiting import wait_for
 
 from cli.samples import create_deployment, simulation_step
 from deploystatus.settings import Settings

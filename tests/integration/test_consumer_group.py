@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from harness import expected_documents, publish, running_projector, stored_documents, wait_for_view
+from support.processes import running_projector
+from support.publishing import publish
+from support.view import expected_documents, stored_documents, wait_for_view
 from test_crash_recovery import scenario
 
 # The same contract on a single Redis and on a 3-master Redis Cluster.

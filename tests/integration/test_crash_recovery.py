@@ -8,20 +8,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-from harness import (
-    committed_offsets,
+from support.processes import running_projector, start_cli, stop_process
+from support.publishing import publish
+from support.topics import committed_offsets, read_topic
+from support.view import (
     expected_documents,
     expected_states,
-    publish,
-    read_topic,
-    running_projector,
     served_generation,
-    start_cli,
-    stop_process,
     stored_state,
-    wait_for,
     wait_for_view,
 )
+from support.waiting import wait_for
 
 from cli.samples import create_deployment, simulation_step
 from deploystatus.view.client import create_redis

@@ -8,7 +8,10 @@ import uuid
 
 import orjson
 import pytest
-from harness import publish_records, read_topic, running_projector, wait_for_view
+from support.processes import running_projector
+from support.publishing import publish_records
+from support.topics import read_topic
+from support.view import wait_for_view
 
 from cli.samples import create_deployment
 from events import encode, new_event

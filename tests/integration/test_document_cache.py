@@ -10,16 +10,12 @@ import random
 import uuid
 
 import pytest
-from harness import (
-    bearer,
-    publish,
-    replica_change,
-    running_api,
-    running_projector,
-    wait_for,
-    wait_for_view,
-)
 from prometheus_client import REGISTRY
+from support.api import bearer, running_api
+from support.processes import running_projector
+from support.publishing import publish, replica_change
+from support.view import wait_for_view
+from support.waiting import wait_for
 
 from cli.samples import create_deployment
 from deploystatus.view.client import create_redis

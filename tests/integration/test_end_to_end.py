@@ -7,7 +7,10 @@ import uuid
 
 import orjson
 import pytest
-from harness import bearer, publish, replica_change, running_api, running_projector, wait_for_view
+from support.api import bearer, running_api
+from support.processes import running_projector
+from support.publishing import publish, replica_change
+from support.view import wait_for_view
 
 from api.schemas import StatusDocument
 from cli.samples import create_deployment, simulation_step

@@ -9,15 +9,11 @@ import random
 import time
 
 import pytest
-from harness import (
-    ProjectorFleet,
-    SteadyPublisher,
-    applied_total,
-    read_topic,
-    run_cli,
-    wait_for,
-    wait_for_view,
-)
+from support.processes import ProjectorFleet, run_cli
+from support.publishing import SteadyPublisher
+from support.topics import read_topic
+from support.view import applied_total, wait_for_view
+from support.waiting import wait_for
 from test_crash_recovery import scenario
 
 from devtools.devstack import start_redis

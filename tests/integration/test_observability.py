@@ -8,7 +8,10 @@ import uuid
 
 import httpx
 import orjson
-from harness import bearer, publish_records, start_cli, stop_process, wait_for
+from support.api import bearer
+from support.processes import start_cli, stop_process
+from support.publishing import publish_records
+from support.waiting import wait_for
 
 from cli.samples import create_deployment
 from devtools.devstack import free_port

@@ -6,15 +6,10 @@ import asyncio
 import time
 
 import pytest
-from harness import (
-    bearer,
-    expected_states,
-    publish,
-    running_api,
-    running_projector,
-    stored_state,
-    wait_for_view,
-)
+from support.api import bearer, running_api
+from support.processes import running_projector
+from support.publishing import publish
+from support.view import expected_states, stored_state, wait_for_view
 from test_crash_recovery import scenario
 from test_faults import settle
 

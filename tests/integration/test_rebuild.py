@@ -13,18 +13,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from harness import (
-    bearer,
-    publish,
-    run_cli,
-    running_api,
-    running_projector,
-    served_generation,
-    start_cli,
-    stop_process,
-    wait_for,
-    wait_for_view,
-)
+from support.api import bearer, running_api
+from support.processes import run_cli, running_projector, start_cli, stop_process
+from support.publishing import publish
+from support.view import served_generation, wait_for_view
+from support.waiting import wait_for
 
 from cli.samples import create_deployment, simulation_step
 from deploystatus.kafka import create_producer

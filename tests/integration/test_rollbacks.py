@@ -10,18 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from harness import (
-    ProjectorFleet,
-    bearer,
-    committed_offsets,
-    publish,
-    run_cli,
-    running_api,
-    running_projector,
-    wait_for,
-    wait_for_view,
-)
 from prometheus_client import REGISTRY
+from support.api import bearer, running_api
+from support.processes import ProjectorFleet, run_cli, running_projector
+from support.publishing import publish
+from support.topics import committed_offsets
+from support.view import wait_for_view
+from support.waiting import wait_for
 from test_crash_recovery import scenario
 
 from devtools.devstack import EmbeddedRedis, start_redis, start_redis_cluster

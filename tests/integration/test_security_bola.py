@@ -9,7 +9,11 @@ import statistics
 import time
 import uuid
 
-from harness import bearer, publish, running_api, running_projector, wait_for, wait_for_view
+from support.api import bearer, running_api
+from support.processes import running_projector
+from support.publishing import publish
+from support.view import wait_for_view
+from support.waiting import wait_for
 
 from cli.samples import create_deployment
 from events import new_event

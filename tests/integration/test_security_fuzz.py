@@ -10,7 +10,6 @@ import uuid
 
 import hypothesis
 import schemathesis
-from harness import bearer, running_api, serve_empty_generation
 from redis.asyncio import Redis
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -20,6 +19,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from support.api import bearer, running_api
+from support.view import serve_empty_generation
 
 ALICE = str(uuid.uuid4())
 # Commands the API may send with keys (MONITOR shows those its scripts run too), and without.

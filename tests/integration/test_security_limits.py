@@ -11,14 +11,10 @@ import uuid
 from collections import Counter
 
 import httpx
-from harness import (
-    bearer,
-    running_api,
-    serve_empty_generation,
-    start_cli,
-    stop_process,
-    wait_for,
-)
+from support.api import bearer, running_api
+from support.processes import start_cli, stop_process
+from support.view import serve_empty_generation
+from support.waiting import wait_for
 
 from api.auth import mint_token
 from devtools.devstack import free_port

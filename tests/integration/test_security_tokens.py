@@ -18,11 +18,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from conftest import TEST_SECRET
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from harness import publish, running_api, running_projector, serve_empty_generation, wait_for_view
 from jwt.algorithms import RSAAlgorithm
+from support.api import TEST_SECRET, running_api
+from support.processes import running_projector
+from support.publishing import publish
+from support.view import serve_empty_generation, wait_for_view
 
 from cli.samples import create_deployment
 from deploystatus.settings import Settings

@@ -6,17 +6,11 @@ from __future__ import annotations
 import random
 import uuid
 
-from harness import (
-    bearer,
-    publish,
-    publish_records,
-    read_topic,
-    run_cli,
-    running_api,
-    running_projector,
-    served_generation,
-    wait_for_view,
-)
+from support.api import bearer, running_api
+from support.processes import run_cli, running_projector
+from support.publishing import publish, publish_records
+from support.topics import read_topic
+from support.view import served_generation, wait_for_view
 from test_crash_recovery import scenario
 
 from cli.samples import create_deployment

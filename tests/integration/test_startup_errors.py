@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import settings_env
+from support.processes import settings_env
 
 from deploystatus.settings import Settings
 from deploystatus.startup import EXIT_SETTING, EXIT_UNREACHABLE

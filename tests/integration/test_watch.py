@@ -14,19 +14,12 @@ import uuid
 import httpx
 import orjson
 import pytest
-from harness import (
-    bearer,
-    publish,
-    read_topic,
-    replica_change,
-    run_cli,
-    running_api,
-    running_projector,
-    served_generation,
-    stored_documents,
-    wait_for,
-    wait_for_view,
-)
+from support.api import bearer, running_api
+from support.processes import run_cli, running_projector
+from support.publishing import publish, replica_change
+from support.topics import read_topic
+from support.view import served_generation, stored_documents, wait_for_view
+from support.waiting import wait_for
 
 from cli.samples import create_deployment
 from cli.watch_client import ServerSentEvent, parse_events, watch

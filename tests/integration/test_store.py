@@ -1,68 +1,205 @@
-"""The Redis store's compare-and-set: a writer that read an older position loses."""
+"""The view adapter's contract, through its seams (``StatusStore`` for the projector's
+writes, ``ViewReader`` for the API's reads), on a single Redis and on a Redis Cluster."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
 from api.notifications import ChangeFeed
+from deploystatus.settings import Settings
 from deploystatus.view.changes import Change
-from deploystatus.view.client import create_redis
+from deploystatus.view.client import RedisClient, create_redis
+from deploystatus.view.errors import StoreUnavailable
 from deploystatus.view.keys import Keys
+from deploystatus.view.reads import RedisViewReader
+from deploystatus.view.store import Budget, ViewReader
+from devtools.devstack import start_redis, start_redis_cluster
 from events import new_event
 from projector.core.fold import apply_record
-from projector.store import RedisStatusStore, Write
+from projector.core.state import DeploymentState
+from projector.store import RedisStatusStore, StatusStore, Write
 
 # The same contract on a single Redis and on a 3-master Redis Cluster.
 pytestmark = pytest.mark.parametrize("redis_kind", ["single", "cluster"], indirect=True)
+GENERATION = "g-test"
 
 
-async def test_a_stale_writer_loses_and_the_newer_document_stays(settings):
-    """Two writers fold from the same stored position; the second write is refused."""
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
+    async with create_redis(settings) as client:
+        yield client
+
+
+@pytest.fixture
+def store(redis: RedisClient, settings: Settings) -> StatusStore:
+    keys = Keys(settings.redis.prefix)
+    return RedisStatusStore(redis, keys, GENERATION, notify_channel=keys.changes)
+
+
+@pytest.fixture
+async def reader(settings: Settings) -> AsyncIterator[ViewReader]:
+    async with create_redis(settings, role="api") as client:
+        yield RedisViewReader(client, Keys(settings.redis.prefix))
+
+
+@pytest.fixture
+def stopped_redis(redis_kind: str, tmp_path) -> Iterator[tuple[Settings, object]]:
+    """Settings for a Redis of this test's own (of the same kind), and the server to stop."""
+    server = start_redis_cluster(3, log_dir=tmp_path) if redis_kind == "cluster" else None
+    single = start_redis(log_dir=tmp_path) if server is None else None
+    running = server or single
+    assert running is not None
+    try:
+        yield Settings(_env_file=None, redis_url=running.url, redis_timeout_seconds=0.5), running
+    finally:
+        running.stop()
+
+
+def created(owner: str | None = None) -> DeploymentState:
     deployment_id = str(uuid.uuid4())
-    created = new_event(
+    event = new_event(
         "deployment.created",
         deployment_id,
-        {"user_id": str(uuid.uuid4()), "name": "web", "target_replicas": 1},
+        {"user_id": owner or str(uuid.uuid4()), "name": "web", "target_replicas": 1},
     )
-    async with create_redis(settings) as redis:
-        store = RedisStatusStore(redis, Keys(settings.redis.prefix), "g-test")
-        assert await store.save([Write(apply_record(None, created, 0), -1)]) == set()
-        base = (await store.load([deployment_id]))[deployment_id]
-        assert base is not None and base.position == 0
+    return apply_record(None, event, 0)
 
-        scaled_to = {}
-        for writer, (offset, target) in enumerate(((1, 5), (2, 9))):
-            event = new_event("deployment.scaled", deployment_id, {"target_replicas": target})
-            scaled_to[writer] = Write(apply_record(base, event, offset), expected=base.position)
 
-        assert await store.save([scaled_to[0]]) == set()
-        assert await store.save([scaled_to[1]]) == {deployment_id}
-        stored = (await store.load([deployment_id]))[deployment_id]
+async def test_a_stale_writer_loses_and_the_newer_document_stays(store: StatusStore) -> None:
+    """Two writers fold from the same stored position; the second write is refused."""
+    first = created()
+    deployment_id = first.deployment_id
+    assert await store.save([Write(first, -1)]) == set()
+    base = (await store.load([deployment_id]))[deployment_id]
+    assert base is not None and base.position == 0
+
+    scaled_to = {}
+    for writer, (offset, target) in enumerate(((1, 5), (2, 9))):
+        event = new_event("deployment.scaled", deployment_id, {"target_replicas": target})
+        scaled_to[writer] = Write(apply_record(base, event, offset), expected=base.position)
+
+    assert await store.save([scaled_to[0]]) == set()
+    assert await store.save([scaled_to[1]]) == {deployment_id}
+    stored = (await store.load([deployment_id]))[deployment_id]
     assert stored == scaled_to[0].state
     assert stored.target_replicas == 5
+    assert await store.positions([deployment_id]) == {deployment_id: 1}
 
 
-async def test_unknown_deployments_load_as_none(settings):
+async def test_unknown_deployments_load_as_none(store: StatusStore) -> None:
     """Loading ids that were never written gives None for each, in one call."""
     ids = [str(uuid.uuid4()) for _ in range(3)]
-    async with create_redis(settings) as redis:
-        store = RedisStatusStore(redis, Keys(settings.redis.prefix), "g-test")
-        assert await store.load(ids) == dict.fromkeys(ids)
+    assert await store.load(ids) == dict.fromkeys(ids)
+    assert await store.positions(ids) == dict.fromkeys(ids, -1)
 
 
-async def test_every_position_advance_is_announced_saying_whether_the_document_changed(settings):
+async def test_a_document_is_read_by_its_owner_alone(
+    store: StatusStore, reader: ViewReader
+) -> None:
+    """The owner and a reader with the any-deployment scope get the stored bytes; another
+    user gets None, exactly as for an unknown deployment."""
+    owner, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    state = created(owner)
+    write = Write(state, -1)
+    assert await store.save([write]) == set()
+    assert await reader.served_generation() is None  # nothing switched to this test's one
+
+    mine = await reader.read(GENERATION, state.deployment_id, owner, False)
+    assert mine is not None
+    assert (mine.document, mine.etag, mine.position) == (write.document, write.etag, 0)
+    assert await reader.read(GENERATION, state.deployment_id, stranger, True) == mine
+    assert await reader.read(GENERATION, state.deployment_id, stranger, False) is None
+    assert await reader.read(GENERATION, str(uuid.uuid4()), owner, False) is None
+
+    await store.index_owners([state])
+    assert await reader.owned(GENERATION, owner) == [state.deployment_id]
+    assert await reader.owned(GENERATION, stranger) == []
+
+
+async def test_budgets_are_counted_in_the_read_round_trip(
+    store: StatusStore, reader: ViewReader, settings: Settings
+) -> None:
+    """Each counter says 0 within its budget, then the ms left in its window."""
+    owner = str(uuid.uuid4())
+    state = created(owner)
+    assert await store.save([Write(state, -1)]) == set()
+    keys = Keys(settings.redis.prefix)
+    budgets = [Budget(keys.rate_user(owner), 1, 60_000), Budget(keys.rate_ip("::1"), 5, 60_000)]
+
+    counts, stored = await reader.read_counted(
+        GENERATION, state.deployment_id, owner, False, budgets
+    )
+    assert counts == [0, 0] and stored is not None
+    counts, stored = await reader.read_counted(
+        GENERATION, state.deployment_id, owner, False, budgets
+    )
+    assert counts[1] == 0 and 0 < counts[0] <= 60_000 and stored is not None
+    again = await reader.count(budgets)
+    assert again[1] == 0 and 0 < again[0] <= 60_000
+
+
+async def test_scripts_forgotten_by_redis_are_loaded_again(
+    store: StatusStore, reader: ViewReader, redis: RedisClient, settings: Settings
+) -> None:
+    """After SCRIPT FLUSH (as after a Redis restart) writes, reads and counted reads work."""
+    owner = str(uuid.uuid4())
+    state = created(owner)
+    budget = [Budget(Keys(settings.redis.prefix).rate_user(owner), 100, 60_000)]
+    await redis.script_flush()  # on a cluster: on every primary
+    assert await store.save([Write(state, -1)]) == set()
+    await redis.script_flush()
+    assert await reader.read(GENERATION, state.deployment_id, owner, False) is not None
+    await redis.script_flush()
+    counts, stored = await reader.read_counted(
+        GENERATION, state.deployment_id, owner, False, budget
+    )
+    assert counts == [0] and stored is not None
+
+
+async def test_a_stopped_redis_is_store_unavailable(stopped_redis) -> None:
+    """Every operation of both seams raises StoreUnavailable once Redis has stopped."""
+    settings, server = stopped_redis
+    state = created()
+    async with create_redis(settings) as redis, create_redis(settings, role="api") as api:
+        store: StatusStore = RedisStatusStore(redis, Keys(settings.redis.prefix), GENERATION)
+        reader: ViewReader = RedisViewReader(api, Keys(settings.redis.prefix))
+        assert await store.save([Write(state, -1)]) == set()
+        assert await reader.read(GENERATION, state.deployment_id, state.owner or "", False)
+        server.stop()  # type: ignore[attr-defined]
+        ids = [state.deployment_id]
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: store.save([Write(state, 0)]),
+            lambda: store.load(ids),
+            lambda: store.positions(ids),
+            lambda: store.index_owners([state]),
+            store.ping,
+            reader.served_generation,
+            lambda: reader.read(GENERATION, ids[0], "u", False),
+            lambda: reader.read_counted(GENERATION, ids[0], "u", False, []),
+            lambda: reader.count([Budget("k", 1, 1000)]),
+            lambda: reader.owned(GENERATION, "u"),
+            reader.ping,
+        ]
+        for call in calls:
+            with pytest.raises(StoreUnavailable):
+                await call()
+
+
+async def test_every_position_advance_is_announced_saying_whether_the_document_changed(
+    settings: Settings, store: StatusStore
+) -> None:
     """Each write publishes one message, heard by the API's feed: a repeated event id (the
     document unchanged) is announced as a position-only advance."""
     deployment_id, owner = str(uuid.uuid4()), str(uuid.uuid4())
-    created = new_event(
+    created_event = new_event(
         "deployment.created", deployment_id, {"user_id": owner, "name": "web", "target_replicas": 1}
     )
     scaled = new_event("deployment.scaled", deployment_id, {"target_replicas": 2})
-    keys = Keys(settings.redis.prefix)
     heard: list[Change] = []
     all_heard = asyncio.Event()
 
@@ -76,15 +213,13 @@ async def test_every_position_advance_is_announced_saying_whether_the_document_c
     await feed.start()
     try:
         await asyncio.wait_for(feed.subscribed.wait(), 10)
-        async with create_redis(settings) as redis:
-            store = RedisStatusStore(redis, keys, "g-test", notify_channel=keys.changes)
-            state = None
-            for offset, event in enumerate((created, scaled, scaled)):
-                expected = state.position if state is not None else -1
-                state = apply_record(state, event, offset)
-                assert await store.save([Write(state, expected)]) == set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(all_heard.wait(), 10)
+        state = None
+        for offset, event in enumerate((created_event, scaled, scaled)):
+            expected = state.position if state is not None else -1
+            state = apply_record(state, event, offset)
+            assert await store.save([Write(state, expected)]) == set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_heard.wait(), 10)
     finally:
         await feed.stop()
     assert heard == [

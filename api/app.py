@@ -21,7 +21,9 @@ from api.notifications import ChangeFeed
 from api.ratelimit import RateLimiter
 from api.reader import StatusReader
 from api.routes import router
+from api.security_headers import SecurityHeaders
 from api.signing_keys import JwksKeys
+from api.ui import ui_router
 from api.watch import StreamSlots
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
@@ -86,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Before the status routes: /status/watch must not be taken for a deployment id.
     app.include_router(watch.router)
     app.include_router(router)
+    app.include_router(ui_router())
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(
         RequestLimits,
@@ -95,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         max_concurrency=settings.api.max_concurrency,
     )
 
+    app.add_middleware(SecurityHeaders)  # outside the limits: their refusals carry them too
     app.add_middleware(RequestMetrics)  # added last: the outermost layer
 
     @app.exception_handler(NotAuthenticated)

@@ -176,6 +176,10 @@ def _print_instructions(
 deploystatus demo is running: API on {base} (docs: {base}/docs)
 A replica of one of the deployments changes every {STEP_SECONDS:.0f}s.
 
+Open the live status page, signed in as the first user below (the token is in the link's
+fragment, which the browser never sends to the server):
+  {base}/ui#token={token}
+
 User {alice} owns: {", ".join(f"{d.name}={d.deployment_id}" for d in mine)}
 Their token (24h):
   export TOKEN={token}

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import logfilter, responses, watch
+from api import logfilter, openapi, responses, routes, watch
 from api.auth import TokenVerifier
 from api.document_cache import DocumentCache
 from api.exceptions import NotAuthenticated, RateLimited, ViewNotReady
@@ -20,9 +20,9 @@ from api.metrics import RequestMetrics, metrics_endpoint
 from api.notifications import ChangeFeed
 from api.ratelimit import RateLimiter
 from api.reader import StatusReader
-from api.routes import router
 from api.security_headers import SecurityHeaders
 from api.signing_keys import JwksKeys
+from api.state import AppState
 from api.ui import ui_router
 from api.watch import StreamSlots
 from deploystatus.logs import configure_logging
@@ -56,8 +56,6 @@ def create_app(settings: Settings) -> FastAPI:
         if isinstance(verifier.keys, JwksKeys):
             await verifier.keys.refresh()
         cache = DocumentCache(settings.api.cache_size, settings.api.cache_max_staleness_ms / 1000)
-        app.state.reader = StatusReader(view, generation, limiter, cache)
-        app.state.verifier = verifier
         feed = ChangeFeed(settings, cache)
         await feed.start()
 
@@ -66,12 +64,16 @@ def create_app(settings: Settings) -> FastAPI:
             feed.wake_everyone()
 
         generation.on_change = generation_switched
-        app.state.feed = feed
-        app.state.stream_slots = StreamSlots(
-            settings.watch.max_streams_per_user, settings.watch.max_streams
+        app.state.api = AppState(
+            reader=StatusReader(view, generation, limiter, cache),
+            verifier=verifier,
+            feed=feed,
+            stream_slots=StreamSlots(
+                settings.watch.max_streams_per_user, settings.watch.max_streams
+            ),
+            watch_heartbeat_seconds=settings.watch.heartbeat_seconds,
+            watch_reads=asyncio.Semaphore(WATCH_READS),
         )
-        app.state.watch_heartbeat_seconds = settings.watch.heartbeat_seconds
-        app.state.watch_reads = asyncio.Semaphore(WATCH_READS)
         try:
             yield
         finally:
@@ -87,8 +89,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     # Before the status routes: /status/watch must not be taken for a deployment id.
     app.include_router(watch.router)
-    app.include_router(router)
+    app.include_router(routes.router)
     app.include_router(ui_router())
+    openapi.add_operations(
+        app,
+        {routes.STATUS_PATH: {"get": routes.STATUS_OPERATION}},
+        models=routes.STATUS_MODELS,
+        security_schemes=routes.BEARER_SCHEME,
+    )
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(
         RequestLimits,

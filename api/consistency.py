@@ -15,6 +15,9 @@ from deploystatus.view.store import StoredStatus
 MAX_WAIT_SECONDS = 30.0
 DEFAULT_WAIT_SECONDS = 2.0
 _WAIT = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
+# What the OpenAPI document declares for `min_offset`; parse_min_offset enforces it (400).
+MIN_OFFSET_PATTERN = r"^[0-9]+$"
+_MIN_OFFSET = re.compile(MIN_OFFSET_PATTERN)
 
 
 class BadConsistencyParameter(ValueError):
@@ -22,7 +25,7 @@ class BadConsistencyParameter(ValueError):
 
 
 def parse_min_offset(raw: str) -> int:
-    if not raw.isdigit():
+    if _MIN_OFFSET.fullmatch(raw) is None:
         raise BadConsistencyParameter(f"min_offset must be a non-negative integer, got {raw!r}")
     return int(raw)
 

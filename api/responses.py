@@ -1,5 +1,5 @@
-"""The fixed error answers, shared by the exception handlers and the ASGI middleware so that
-a request refused early looks exactly like one refused by a route."""
+"""The error answers, in one place: shared by the routes, the exception handlers and the ASGI
+middleware, so that a request refused early looks exactly like one refused by a route."""
 
 from __future__ import annotations
 
@@ -10,6 +10,39 @@ UNAUTHORIZED_BODY = {"detail": "Not authenticated"}
 
 def unauthorized() -> JSONResponse:
     return JSONResponse(UNAUTHORIZED_BODY, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def invalid_deployment_id() -> JSONResponse:
+    return JSONResponse({"detail": "Invalid deployment ID format"}, status_code=404)
+
+
+def not_found(deployment_id: str) -> JSONResponse:
+    """The one answer for unknown, someone else's, deleted and not-yet-created deployments."""
+    return JSONResponse(
+        {"detail": f"Deployment {deployment_id} not found or access denied"}, status_code=404
+    )
+
+
+def bad_parameter(detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=400)
+
+
+def offset_not_applied(deployment_id: str, wanted: int, applied: int | None) -> JSONResponse:
+    shown = "none" if applied is None else str(applied)
+    return JSONResponse(
+        {
+            "detail": f"Deployment {deployment_id}: requested offset {wanted}, "
+            f"applied offset {shown}; retry later"
+        },
+        status_code=504,
+        headers={"Retry-After": "1"},
+    )
+
+
+def too_many_streams() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "Too many open watch streams"}, status_code=429, headers={"Retry-After": "5"}
+    )
 
 
 def uri_too_long(limit: int) -> JSONResponse:

@@ -19,16 +19,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Header
+from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from api.dependencies import Caller, CallerDep, Feed, Reader
+from api import responses
+from api.dependencies import Caller, CallerDep, State
 from api.exceptions import ViewNotReady
-from api.notifications import ChangeFeed
-from api.reader import StatusReader
-from api.routes import canonical_uuid
+from api.ids import canonical_uuid
 from api.schemas import ErrorDetail
+from api.state import AppState
 from deploystatus.view.errors import StoreUnavailable
 from deploystatus.view.store import StoredStatus
 
@@ -91,9 +91,9 @@ WATCH_RESPONSES: dict[int | str, dict[str, object]] = {
     response_class=StreamingResponse,
     responses=WATCH_RESPONSES,
 )
-async def watch_all(request: Request, caller: CallerDep, reader: Reader, feed: Feed) -> Response:
-    await reader.admit(caller.principal.user_id, caller.ip)
-    return _open_stream(request, caller, _owner_events(request, caller, reader, feed))
+async def watch_all(caller: CallerDep, state: State) -> Response:
+    await state.reader.admit(caller.principal.user_id, caller.ip)
+    return _open_stream(state, caller, _owner_events(state, caller))
 
 
 @router.get(
@@ -103,34 +103,25 @@ async def watch_all(request: Request, caller: CallerDep, reader: Reader, feed: F
     responses=WATCH_RESPONSES,
 )
 async def watch_one(
-    request: Request,
     deployment_id: str,
     caller: CallerDep,
-    reader: Reader,
-    feed: Feed,
+    state: State,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     canonical_id = canonical_uuid(deployment_id)
     if canonical_id is None:
-        await reader.admit(caller.principal.user_id, caller.ip)
-        return JSONResponse({"detail": "Invalid deployment ID format"}, status_code=404)
-    if await reader.read(canonical_id, caller.principal, caller.ip) is None:
-        return JSONResponse(
-            {"detail": f"Deployment {deployment_id} not found or access denied"}, status_code=404
-        )
-    events = _deployment_events(request, caller, reader, feed, canonical_id, last_event_id)
-    return _open_stream(request, caller, events)
+        await state.reader.admit(caller.principal.user_id, caller.ip)
+        return responses.invalid_deployment_id()
+    if await state.reader.read(canonical_id, caller.principal, caller.ip) is None:
+        return responses.not_found(deployment_id)
+    events = _deployment_events(state, caller, canonical_id, last_event_id)
+    return _open_stream(state, caller, events)
 
 
-def _open_stream(request: Request, caller: Caller, events: AsyncIterator[bytes]) -> Response:
-    slots: StreamSlots = request.app.state.stream_slots
-    slot = slots.take(caller.principal.user_id)
+def _open_stream(state: AppState, caller: Caller, events: AsyncIterator[bytes]) -> Response:
+    slot = state.stream_slots.take(caller.principal.user_id)
     if slot is None:
-        return JSONResponse(
-            {"detail": "Too many open watch streams"},
-            status_code=429,
-            headers={"Retry-After": "5"},
-        )
+        return responses.too_many_streams()
 
     async def holding_the_slot() -> AsyncIterator[bytes]:
         try:
@@ -149,21 +140,16 @@ def _open_stream(request: Request, caller: Caller, events: AsyncIterator[bytes])
 
 
 async def _deployment_events(
-    request: Request,
-    caller: Caller,
-    reader: StatusReader,
-    feed: ChangeFeed,
-    deployment_id: str,
-    last_event_id: str | None,
+    state: AppState, caller: Caller, deployment_id: str, last_event_id: str | None
 ) -> AsyncIterator[bytes]:
-    heartbeat: float = request.app.state.watch_heartbeat_seconds
+    heartbeat = state.watch_heartbeat_seconds
     # Registered before the first read: a change between the two is not missed.
-    with feed.watch_deployment(deployment_id) as signal:
+    with state.feed.watch_deployment(deployment_id) as signal:
         # A resumed client's document is unknown (None): any other version sends it whole.
         sent_id = last_event_id
         sent_etag: str | None = None
         while True:
-            stored = await _reread(request, reader, caller, deployment_id)
+            stored = await _reread(state, caller, deployment_id)
             if stored is None:
                 yield _event("deleted", orjson.dumps({"deployment_id": deployment_id}))
                 return
@@ -176,19 +162,17 @@ async def _deployment_events(
             signal.take()
 
 
-async def _owner_events(
-    request: Request, caller: Caller, reader: StatusReader, feed: ChangeFeed
-) -> AsyncIterator[bytes]:
-    heartbeat: float = request.app.state.watch_heartbeat_seconds
+async def _owner_events(state: AppState, caller: Caller) -> AsyncIterator[bytes]:
+    heartbeat, reader = state.watch_heartbeat_seconds, state.reader
     user_id = caller.principal.user_id
     sent: dict[str, tuple[int, str]] = {}  # deployment id -> version and etag sent
-    with feed.watch_owner(user_id) as signal:
+    with state.feed.watch_owner(user_id) as signal:
         changed, everything = set(await reader.owned(user_id)), True
         while True:
             if everything:
                 changed |= set(await reader.owned(user_id)) | set(sent)
             for deployment_id in sorted(changed):
-                stored = await _reread(request, reader, caller, deployment_id)
+                stored = await _reread(state, caller, deployment_id)
                 if stored is None:
                     if sent.pop(deployment_id, None) is not None:
                         body = orjson.dumps({"deployment_id": deployment_id})
@@ -204,17 +188,16 @@ async def _owner_events(
             changed, everything = signal.take()
 
 
-async def _reread(
-    request: Request, reader: StatusReader, caller: Caller, deployment_id: str
-) -> StoredStatus | None:
+async def _reread(state: AppState, caller: Caller, deployment_id: str) -> StoredStatus | None:
     """The current document for an open stream. A wake-up may reach thousands of streams
     at once: a per-process gate keeps their re-reads from exhausting Redis connections, and
     a Redis hiccup is waited out rather than ending the stream."""
-    gate: asyncio.Semaphore = request.app.state.watch_reads
     while True:
         try:
-            async with gate:
-                return await reader.read(deployment_id, caller.principal, caller.ip, metered=False)
+            async with state.watch_reads:
+                return await state.reader.read(
+                    deployment_id, caller.principal, caller.ip, metered=False
+                )
         except (StoreUnavailable, ViewNotReady):
             await asyncio.sleep(REREAD_RETRY_SECONDS)
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cachetools import TLRUCache
 from jwt.types import Options
 
 from api.exceptions import ConfigurationError, NotAuthenticated
+from api.ids import canonical_uuid
 from api.signing_keys import HMAC_ALGORITHMS, KeySource, checked_algorithms, hmac_secret, key_source
 from deploystatus.settings import Settings
 
-UUID_LENGTH = 36  # the canonical hyphenated form only
 # The operator/admin scope: read any deployment, whoever owns it.
 READ_ANY_SCOPE = "status:read:any"
 # Verified tokens kept by the verifier: one per active caller. A hit skips the header parse,
@@ -33,34 +34,39 @@ class Principal:
 
 
 class VerifiedTokens:
-    """An LRU of tokens that passed every check, by raw token string, each until its
-    ``exp``. Only successes are stored: a forged or refused token is checked in full every
-    time, so the cache cannot be filled with junk or turn a refusal into an acceptance."""
+    """A time-aware LRU (cachetools' TLRUCache) of the tokens that passed every check, by
+    raw token string, each until its ``exp``. Only successes are stored: a forged or refused
+    token is checked in full every time, so the cache cannot be filled with junk or turn a
+    refusal into an acceptance."""
 
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+    def __init__(self, size: int, clock: Callable[[], float] = time.time) -> None:
+        # Wall-clock time: entries end at the token's own exp, a Unix time.
+        self._entries: TLRUCache[str, tuple[Principal, float]] | None = (
+            TLRUCache(size, ttu=_until, timer=clock) if size > 0 else None
+        )
 
-    def get(self, token: str, now: float) -> Principal | None:
-        entry = self._entries.get(token)
-        if entry is None:
+    def get(self, token: str) -> Principal | None:
+        if self._entries is None:
             return None
-        if now >= entry[1]:
-            del self._entries[token]
+        try:  # indexing: Cache.get looks the key up twice, each time reading the clock
+            return self._entries[token][0]
+        except KeyError:
             return None
-        self._entries.move_to_end(token)
-        return entry[0]
 
-    def put(self, token: str, principal: Principal, until: float, now: float) -> None:
-        if self._size <= 0 or until <= now:
-            return
-        self._entries[token] = (principal, until)
-        self._entries.move_to_end(token)
-        if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+    def put(self, token: str, principal: Principal, until: float) -> None:
+        """Keep ``principal`` for ``token`` until the Unix time ``until`` (if still ahead)."""
+        if self._entries is not None:
+            self._entries[token] = (principal, until)
 
     def __len__(self) -> int:
+        if self._entries is None:
+            return 0
+        self._entries.expire()
         return len(self._entries)
+
+
+def _until(token: str, entry: tuple[Principal, float], now: float) -> float:
+    return entry[1]
 
 
 class TokenVerifier:
@@ -102,12 +108,11 @@ class TokenVerifier:
         if len(token) > self._max_bytes:
             # Before any decoding: a huge token costs nothing but this comparison.
             raise NotAuthenticated(f"token of {len(token)} bytes, over {self._max_bytes}")
-        now = time.time()
-        known = self._verified.get(token, now)
+        known = self._verified.get(token)
         if known is not None:
             return known
         principal, expires = await self._verify(token)
-        self._verified.put(token, principal, min(expires, now + self._cache_seconds), now)
+        self._verified.put(token, principal, min(expires, time.time() + self._cache_seconds))
         return principal
 
     async def _verify(self, token: str) -> tuple[Principal, float]:
@@ -145,12 +150,10 @@ class TokenVerifier:
 
 
 def _user_id(subject: object) -> str:
-    try:
-        if isinstance(subject, str) and len(subject) == UUID_LENGTH:
-            return str(uuid.UUID(subject))
-    except ValueError:
-        pass
-    raise NotAuthenticated(f"token subject {str(subject)[:64]!r} is not a uuid string")
+    user_id = canonical_uuid(subject)
+    if user_id is None:
+        raise NotAuthenticated(f"token subject {str(subject)[:64]!r} is not a uuid string")
+    return user_id
 
 
 def mint_token(

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jwt
@@ -56,14 +57,14 @@ class JwksKeys:
         timeout: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        # PyJWKClient's own cooldown applies only to get_signing_key; we fetch the whole set
-        # and throttle ourselves, counting failed attempts too.
-        self._client = jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=max_age, timeout=timeout)
+        # Only PyJWKClient's fetch is used: its cache and cooldown serve get_signing_key, and
+        # this throttle also counts failed fetches and refreshes on unknown kids by itself.
+        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, timeout=timeout)
         self._algorithms = algorithms
         self._max_age = max_age
         self._min_refresh = min_refresh
         self._clock = clock
-        self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys: dict[str, SigningKey] = {}
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
@@ -74,15 +75,15 @@ class JwksKeys:
             raise NotAuthenticated("token has no kid, and the keys come from a JWKS")
         if kid not in self._keys or self._stale():
             await self._refresh(kid)
-        jwk = self._keys.get(kid)
-        if jwk is None:
+        signing_key = self._keys.get(kid)
+        if signing_key is None:
             raise NotAuthenticated(f"no key with kid {kid[:64]!r} in the JWKS")
         # A key published for one algorithm is not used with another. (A key without "alg"
         # is checked by the algorithm itself: it refuses a key of the wrong type.)
-        declared = jwk._jwk_data.get("alg")
+        declared = signing_key.algorithm
         if declared is not None and declared != header.get("alg"):
             raise NotAuthenticated(f"key {kid[:64]!r} is published for {declared!r}")
-        return jwk.key
+        return signing_key.key
 
     async def refresh(self) -> None:
         """Fetch now (start-up); failures are logged, and retried on demand later."""
@@ -105,20 +106,50 @@ class JwksKeys:
     async def _fetch(self) -> None:
         self._attempted_at = self._clock()
         try:
-            key_set = await asyncio.to_thread(self._client.get_jwk_set, refresh=True)
+            key_set = await asyncio.to_thread(self._client.fetch_data)
+            self._keys = signing_keys(key_set, self._algorithms)
         except jwt.PyJWTError as exc:
             log.warning("JWKS fetch from %s failed: %s", self._client.uri, exc)
             return
-        # Signing keys only; keys for other algorithms could never verify an accepted token.
-        self._keys = {
-            jwk.key_id: jwk
-            for jwk in key_set.keys
-            if jwk.key_id is not None
-            and jwk.public_key_use in (None, "sig")
-            and jwk._jwk_data.get("alg", next(iter(self._algorithms))) in self._algorithms
-        }
         self._fetched_at = self._clock()
         log.info("JWKS from %s: %d key(s)", self._client.uri, len(self._keys))
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    key: Any
+    algorithm: str | None  # the key's own "alg", when it declares one
+
+
+def signing_keys(key_set: dict[str, Any], algorithms: frozenset[str]) -> dict[str, SigningKey]:
+    """The signing keys of a fetched JWKS, by kid. Keys PyJWK cannot load are skipped, as
+    PyJWKSet skips them, and so are keys declared for algorithms not accepted here: they
+    could never verify an accepted token. Raises PyJWKSetError when no key loads at all."""
+    # The raw "alg" is read here because PyJWK.algorithm_name also guesses one for a key
+    # that declares none (RS256 for any RSA key), which would refuse RS384 or PS256 tokens.
+    raw_keys = key_set.get("keys")
+    if not isinstance(raw_keys, list) or not raw_keys:
+        raise jwt.PyJWKSetError("The JWKS has no keys")
+    keys: dict[str, SigningKey] = {}
+    loaded = 0
+    for raw in raw_keys:
+        if not isinstance(raw, dict):
+            continue
+        try:
+            jwk = jwt.PyJWK.from_dict(raw)
+        except jwt.PyJWTError:
+            continue
+        loaded += 1
+        declared = raw.get("alg")
+        if (
+            jwk.key_id is not None
+            and jwk.public_key_use in (None, "sig")
+            and (declared is None or declared in algorithms)
+        ):
+            keys[jwk.key_id] = SigningKey(jwk.key, declared)
+    if not loaded:
+        raise jwt.PyJWKSetError("The JWKS has no key usable here")
+    return keys
 
 
 def checked_algorithms(settings: Settings) -> frozenset[str]:

@@ -24,6 +24,7 @@ from api.app import create_app
 from api.auth import mint_token
 from cli.samples import SimulatedDeployment, create_deployment, simulation_step
 from deploystatus.kafka import create_producer
+from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
 from deploystatus.signals import stop_on_signals
 from deploystatus.startup import start_producer
@@ -52,6 +53,9 @@ def run_simulation(settings: Settings) -> int:
 
 
 def run_demo(settings: Settings) -> int:
+    if "level" not in settings.log.model_fields_set:
+        # A newcomer's first screen is the banner: the parts' INFO lines wait for LOG_LEVEL.
+        configure_logging("WARNING", settings.log.format)
     services: list[EmbeddedService] = []
     try:
         updates: dict[str, object] = {}

@@ -7,47 +7,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 import httpx
 import orjson
+from httpx_sse import ServerSentEvent, aconnect_sse
 
 CONDITIONS = (
     "healthy", "degraded", "unhealthy",  # health
     "pending", "scheduled", "running", "stopped", "failed",  # status
 )  # fmt: skip
 RECONNECT_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class ServerSentEvent:
-    name: str
-    data: str
-    id: str | None
-
-
-async def parse_events(lines: AsyncIterator[str]) -> AsyncIterator[ServerSentEvent]:
-    """Server-Sent Events from the lines of a stream (comments are skipped)."""
-    name, event_id = "message", None
-    data: list[str] = []
-    async for line in lines:
-        if not line:
-            if data:
-                yield ServerSentEvent(name, "\n".join(data), event_id)
-            name, data = "message", []
-        elif line.startswith(":"):
-            continue
-        else:
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "event":
-                name = value
-            elif field == "data":
-                data.append(value)
-            elif field == "id":
-                event_id = value
 
 
 def render(document: dict[str, Any]) -> str:
@@ -82,7 +52,7 @@ async def watch(
     """Follow the deployment until ``until`` holds (exit 0), or fail (exit 1)."""
     deadline = time.monotonic() + give_up_after
     last_event_id: str | None = None
-    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    headers = {"Authorization": f"Bearer {token}"}
     url = f"{base_url.rstrip('/')}/status/{deployment_id}/watch"
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as client:
         while (remaining := deadline - time.monotonic()) > 0:
@@ -90,12 +60,13 @@ async def watch(
                 headers["Last-Event-ID"] = last_event_id
             try:
                 async with asyncio.timeout(remaining):
-                    async with client.stream("GET", url, headers=headers) as response:
+                    async with aconnect_sse(client, "GET", url, headers=headers) as source:
+                        response = source.response
                         if response.status_code != 200:
                             body = (await response.aread()).decode(errors="replace")
                             print(f"watch: HTTP {response.status_code}: {body}", file=sys.stderr)
                             return 1
-                        async for event in parse_events(response.aiter_lines()):
+                        async for event in source.aiter_sse():
                             last_event_id = event.id or last_event_id
                             outcome = _on_event(event, until, out)
                             if outcome is not None:
@@ -110,10 +81,10 @@ async def watch(
 
 
 def _on_event(event: ServerSentEvent, until: str | None, out: TextIO) -> int | None:
-    if event.name == "deleted":
+    if event.event == "deleted":
         print("watch: the deployment was deleted", file=sys.stderr)
         return 1
-    if event.name != "status":
+    if event.event != "status":
         return None
     document = orjson.loads(event.data)
     print(render(document), file=out, flush=True)

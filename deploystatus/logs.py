@@ -11,6 +11,9 @@ import orjson
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is kept.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Libraries whose INFO lines (a line per HTTP request, the consumer group's protocol) would
+# bury ours: they log from WARNING up, unless LOG_LEVEL=DEBUG, which shows everything.
+LIBRARY_LOGGERS = ("httpx", "httpcore", "aiokafka")
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,6 +31,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, log_format: str = "auto") -> None:
+    """Our loggers (and uvicorn's) at ``level``; LIBRARY_LOGGERS at WARNING or above, unless
+    ``level`` is DEBUG."""
     if log_format == "auto":
         log_format = "text" if sys.stderr.isatty() else "json"
     handler = logging.StreamHandler()
@@ -36,3 +41,8 @@ def configure_logging(level: str, log_format: str = "auto") -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    ours = logging.getLogger().getEffectiveLevel()
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(
+            ours if ours <= logging.DEBUG else max(ours, logging.WARNING)
+        )

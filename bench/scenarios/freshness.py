@@ -31,6 +31,7 @@ from http import HTTPStatus
 import httpx
 import orjson
 from aiokafka.structs import RecordMetadata
+from httpx_sse import EventSource
 from redis.asyncio import Redis
 
 from bench.data.dataset import event_time, record
@@ -41,7 +42,6 @@ from bench.infra.servers import serving
 from bench.infra.services import Stack, spawn, stop
 from bench.scenarios.projector_run import PROJECTOR_ARGS
 from bench.scenarios.read_path import ReadSetup
-from cli.watch_client import parse_events
 from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets
@@ -103,8 +103,8 @@ async def _follow(client: httpx.AsyncClient, base_url: str, watched: _Watched, o
     url = f"{base_url}/status/{watched.deployment_id}/watch"
     headers = {"Authorization": f"Bearer {watched.token}"}
     async with client.stream("GET", url, headers=headers) as response:
-        async for event in parse_events(response.aiter_lines()):
-            if event.name != "status":
+        async for event in EventSource(response).aiter_sse():
+            if event.event != "status":
                 continue
             watched.live.set()
             pending = watched.pending

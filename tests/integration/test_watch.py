@@ -14,6 +14,7 @@ import uuid
 import httpx
 import orjson
 import pytest
+from httpx_sse import EventSource, ServerSentEvent
 from support.api import bearer, running_api
 from support.processes import run_cli, running_projector
 from support.publishing import publish, replica_change
@@ -22,7 +23,7 @@ from support.view import served_generation, stored_documents, wait_for_view
 from support.waiting import wait_for
 
 from cli.samples import create_deployment
-from cli.watch_client import ServerSentEvent, parse_events, watch
+from cli.watch_client import watch
 from deploystatus.kafka import create_producer
 from deploystatus.view.client import create_redis
 from deploystatus.view.keys import POSITION, Keys
@@ -37,13 +38,13 @@ async def stream(client: httpx.AsyncClient, path: str, headers: dict[str, str]):
     async with client.stream("GET", path, headers=headers) as response:
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
-        yield parse_events(response.aiter_lines())
+        yield EventSource(response).aiter_sse()
 
 
 async def next_event(events, name: str = "status", patience: float = 30) -> ServerSentEvent:
     async with asyncio.timeout(patience):
         async for event in events:
-            if event.name == name:
+            if event.event == name:
                 return event
     raise AssertionError("the stream ended")
 
@@ -241,6 +242,29 @@ async def test_read_your_writes_with_min_offset(watch_settings):
         assert str(written.offset) in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"min_offset": "-1"}, "min_offset"),
+        ({"min_offset": "1e3"}, "min_offset"),
+        ({"min_offset": ""}, "min_offset"),
+        ({"min_offset": "²"}, "min_offset"),  # a digit to str.isdigit, not to the pattern
+        ({"min_offset": "12\n"}, "min_offset"),
+        ({"min_offset": "12", "wait": "soon"}, "wait"),
+    ],
+)
+async def test_malformed_min_offset_or_wait_is_400(settings, params, named):
+    """What the schema's pattern for `min_offset` refuses, and a `wait` not like 2s or
+    500ms, is 400 naming the parameter, before any read."""
+    owner, deployment_id = str(uuid.uuid4()), str(uuid.uuid4())
+    async with running_api(settings) as client:
+        response = await client.get(
+            f"/status/{deployment_id}", params=params, headers=bearer(settings, owner)
+        )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(f"{named} must")
+
+
 @pytest.mark.long
 async def test_changelog_topic_holds_the_latest_document_and_tombstones(settings):
     """The compacted changelog's latest value per key equals the Redis document; a deleted
@@ -420,9 +444,9 @@ async def test_a_repeated_event_moves_the_watch_id_without_resending_the_documen
             version = {"deployment_id": dep.deployment_id, "version": repeated.offset}
             async with asyncio.timeout(30):
                 moved, moved_too = await anext(one), await anext(mine)
-            assert (moved.name, moved.id) == ("version", str(repeated.offset))
+            assert (moved.event, moved.id) == ("version", str(repeated.offset))
             assert orjson.loads(moved.data) == version
-            assert (moved_too.name, moved_too.id) == (
+            assert (moved_too.event, moved_too.id) == (
                 "version",
                 f"{dep.deployment_id}@{repeated.offset}",
             )
@@ -434,6 +458,6 @@ async def test_a_repeated_event_moves_the_watch_id_without_resending_the_documen
         async with stream(client, path, {**headers, "Last-Event-ID": first.id}) as resumed:
             async with asyncio.timeout(30):
                 again = await anext(resumed)
-    assert again.name == "status"
+    assert again.event == "status"
     assert again.id == str(repeated.offset)
     assert again.data == first.data

@@ -27,33 +27,48 @@ def token(secret: str = SECRET, **claims: object) -> str:
     return jwt.encode({k: v for k, v in body.items() if v is not None}, secret, algorithm="HS256")
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_entry_is_served_until_its_expiry_only():
     """An entry is returned before its expiry time and dropped at it."""
-    cache = VerifiedTokens(10)
-    cache.put("t", Principal(USER), until=100.0, now=0.0)
-    assert cache.get("t", now=99.9) == Principal(USER)
-    assert cache.get("t", now=100.0) is None
+    clock = Clock()
+    cache = VerifiedTokens(10, clock)
+    cache.put("t", Principal(USER), until=100.0)
+    clock.now = 99.9
+    assert cache.get("t") == Principal(USER)
+    clock.now = 100.0
+    assert cache.get("t") is None
     assert len(cache) == 0
 
 
 def test_least_recently_used_entry_goes_first():
     """Over its size, the cache evicts the entry used longest ago."""
-    cache = VerifiedTokens(2)
+    clock = Clock()
+    cache = VerifiedTokens(2, clock)
     for name in ("a", "b"):
-        cache.put(name, Principal(USER), until=10.0, now=0.0)
-    assert cache.get("a", now=1.0) is not None
-    cache.put("c", Principal(USER), until=10.0, now=0.0)
-    assert cache.get("b", now=1.0) is None
-    assert cache.get("a", now=1.0) is not None
-    assert cache.get("c", now=1.0) is not None
+        cache.put(name, Principal(USER), until=10.0)
+    clock.now = 1.0
+    assert cache.get("a") is not None
+    cache.put("c", Principal(USER), until=10.0)
+    assert cache.get("b") is None
+    assert cache.get("a") is not None
+    assert cache.get("c") is not None
 
 
 def test_size_zero_and_expired_entries_are_not_stored():
     """A disabled cache stores nothing, and neither does any cache for an expired token."""
-    off = VerifiedTokens(0)
-    off.put("t", Principal(USER), until=10.0, now=0.0)
-    on = VerifiedTokens(5)
-    on.put("t", Principal(USER), until=10.0, now=10.0)
+    clock = Clock()
+    off = VerifiedTokens(0, clock)
+    off.put("t", Principal(USER), until=10.0)
+    on = VerifiedTokens(5, clock)
+    clock.now = 10.0
+    on.put("t", Principal(USER), until=10.0)
     assert len(off) == len(on) == 0
 
 

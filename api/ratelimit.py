@@ -2,6 +2,7 @@
 
 Fixed windows: a counter per user and per IP that starts its window (a TTL) on its first
 request, counted in the same round trip as the document read (``deploystatus.view.reads``).
+Hand-written: rate-limit libraries (limits, slowapi) make a Redis round trip of their own.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ class Workers:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "deploystatus",
+                "cli",
                 "rebuild-worker",
                 self._generation,
                 "--partitions",

@@ -153,15 +153,17 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 
-EVENT_TYPES: tuple[str, ...] = (
-    "deployment.created",
-    "deployment.scaled",
-    "deployment.status_changed",
-    "deployment.resources_allocated",
-    "deployment.deleted",
-    "replica.status_changed",
-    "replica.removed",
-)
+# Each event type's model (its ``type`` literal is the key).
+MODELS: dict[str, type[_CloudEvent]] = {
+    "deployment.created": DeploymentCreated,
+    "deployment.scaled": DeploymentScaled,
+    "deployment.status_changed": DeploymentStatusChanged,
+    "deployment.resources_allocated": DeploymentResourcesAllocated,
+    "deployment.deleted": DeploymentDeleted,
+    "replica.status_changed": ReplicaStatusChanged,
+    "replica.removed": ReplicaRemoved,
+}
+EVENT_TYPES: tuple[str, ...] = tuple(MODELS)
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 

@@ -6,8 +6,8 @@ were the largest share of an event's CPU (docs/performance.md#cpu). The mirror i
 deliberately narrower than the contract, never wider: whatever it refuses goes to the
 contract's own decoder (``events.codec``), which accepts it or names the reason it is
 invalid. So a record the mirror accepts must be one the contract accepts, with the same
-values; the equivalence is tested on generated and mutated records
-(tests/unit/test_structs.py).
+values; the equivalence is tested field by field (name, requiredness, type, bounds) and on
+generated and mutated records (tests/unit/test_structs.py).
 
 Each Struct answers what the fold reads exactly as its model does: the same attribute names,
 ``model_fields_set`` where the fold asks which fields were given, and the defaults of fields
@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType, field
@@ -216,5 +216,10 @@ FastEvent = (
     | ReplicaStatusChanged
     | ReplicaRemoved
 )
+
+# Each event type's Struct, by its tag: the type it stands for.
+STRUCTS: dict[str, type[_CloudEvent]] = {
+    cls.__struct_config__.tag: cls for cls in get_args(FastEvent)
+}
 
 decoder: msgspec.json.Decoder[FastEvent] = msgspec.json.Decoder(FastEvent)

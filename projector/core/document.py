@@ -6,7 +6,7 @@ import orjson
 import xxhash
 
 from projector.core.health import compute_health
-from projector.core.state import DeploymentState, history_json
+from projector.core.state import DeploymentState
 
 
 def render(state: DeploymentState) -> bytes | None:
@@ -38,7 +38,7 @@ def render(state: DeploymentState) -> bytes | None:
                 "gpu_units": state.resources.gpu_units,
                 "storage_gb": state.resources.storage_gb,
             },
-            "recent_status_changes": history_json(state.history),
+            "recent_status_changes": state.history.as_json(),
             "created_at": state.created_at,
             "updated_at": state.updated_at,
         }

@@ -1,9 +1,11 @@
 """The pure fold: ``apply(state, event) -> state``. No I/O, no clock: the same events in the
 same order always give the same state, which is what makes rebuilds and redeliveries safe.
 
-Events come as the contract's models or, from the projector's fast decoder, as their
-``events.structs`` mirrors, which answer every attribute read here alike (times excepted:
-already canonical text, which ``format_time`` passes through)."""
+Below the loop, one handler per event type, named and documented as the rows of the README's
+table of event effects ("The event contract"). Events come as the contract's models or, from
+the projector's fast decoder, as their ``events.structs`` mirrors, which answer every
+attribute read here alike (times excepted: already canonical text, which ``format_time``
+passes through)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from events import structs
 from events.codec import Decoded
 from events.models import (
+    MODELS,
     DeploymentCreated,
     DeploymentDeleted,
     DeploymentResourcesAllocated,
@@ -23,21 +25,15 @@ from events.models import (
     ReplicaStatusChanged,
     Resources,
 )
+from events.structs import STRUCTS
 from events.times import format_time
 from projector.core.state import (
-    DEDUP_WINDOW,
-    DIGEST_SIZE,
-    ENTRY_SEPARATOR,
-    HISTORY_LIMIT,
     DeploymentState,
     ReplicaState,
     ResourcesState,
-    StatusChange,
-    changed_at,
     event_digest,
-    history_entries,
+    remembering,
     remembers,
-    status_change,
 )
 
 
@@ -83,131 +79,82 @@ def _apply_into(state: DeploymentState, event: Decoded) -> None:
     if remembers(state.recent_events, digest):
         return
     event_time = format_time(event.time)
-    _change(state, event, event_time)
+    # A table, not a match statement: the class patterns were tried in turn for every event.
+    _EFFECTS_BY_CLASS[type(event)](state, event, event_time)
     if state.updated_at is None or event_time > state.updated_at:
         state.updated_at = event_time
     state.events_applied += 1
-    state.recent_events = (state.recent_events + digest)[-DEDUP_WINDOW * DIGEST_SIZE :]
+    state.recent_events = remembering(state.recent_events, digest)
 
 
-def _change(state: DeploymentState, event: Decoded, event_time: str) -> None:
-    # A table, not a match statement: the class patterns were tried in turn for every event.
-    HANDLERS[type(event)](state, event, event_time)
+# --- The effect of each event type on the view (README: The event contract) ---------------
 
 
-def _created(state: DeploymentState, event: DeploymentCreated, event_time: str) -> None:
+def deployment_created(state: DeploymentState, event: DeploymentCreated, at: str) -> None:
+    """Creates it; ``created_at`` = event time. A status set by events that overtook the
+    creation survives a creation that states no status."""
     data = event.data
     state.created = True
     state.owner = str(data.user_id)
     state.name = data.name
     state.target_replicas = data.target_replicas
-    state.created_at = event_time
-    # A status set by events that overtook the creation is kept unless the creation states
-    # one itself; the default only fills a gap.
+    state.created_at = at
     if "status" in data.model_fields_set or state.status is None:
         state.status = data.status
     if data.resources is not None:
         state.resources = _resources(data.resources)
 
 
-def _scaled(state: DeploymentState, event: DeploymentScaled, event_time: str) -> None:
+def deployment_scaled(state: DeploymentState, event: DeploymentScaled, at: str) -> None:
+    """Sets the target."""
     state.target_replicas = event.data.target_replicas
 
 
-def _status_changed(
-    state: DeploymentState, event: DeploymentStatusChanged, event_time: str
+def deployment_status_changed(
+    state: DeploymentState, event: DeploymentStatusChanged, at: str
 ) -> None:
+    """Sets the status; adds a history entry ``{old_status, new_status, changed_at = event
+    time, reason}``."""
     data = event.data
-    entry = status_change(data.old_status, data.new_status, event_time, data.reason)
     state.status = data.new_status
-    state.history = _add_history(state.history, entry, event_time)
+    state.history = state.history.add(data.old_status, data.new_status, at, data.reason)
 
 
-def _resources_allocated(
-    state: DeploymentState, event: DeploymentResourcesAllocated, event_time: str
+def deployment_resources_allocated(
+    state: DeploymentState, event: DeploymentResourcesAllocated, at: str
 ) -> None:
+    """Replaces the resources."""
     state.resources = _resources(event.data)
 
 
-def _deleted(state: DeploymentState, event: DeploymentDeleted, event_time: str) -> None:
+def deployment_deleted(state: DeploymentState, event: DeploymentDeleted, at: str) -> None:
+    """Soft delete: no longer served, for good."""
     state.deleted = True
 
 
-def _replica_changed(state: DeploymentState, event: ReplicaStatusChanged, event_time: str) -> None:
-    state.replicas = _replica_status_changed(state.replicas, event, event_time)
-
-
-def _replica_removed(state: DeploymentState, event: ReplicaRemoved, event_time: str) -> None:
-    replica_id = str(event.data.replica_id)
-    state.replicas = tuple(r for r in state.replicas if r.id != replica_id)
-
-
-HANDLERS: dict[type[Any], Callable[[DeploymentState, Any, str], None]] = {
-    DeploymentCreated: _created,
-    DeploymentScaled: _scaled,
-    DeploymentStatusChanged: _status_changed,
-    DeploymentResourcesAllocated: _resources_allocated,
-    DeploymentDeleted: _deleted,
-    ReplicaStatusChanged: _replica_changed,
-    ReplicaRemoved: _replica_removed,
-}
-# Each model's mirror in the fast decoder (same class name) takes the same handler.
-HANDLERS |= {getattr(structs, model.__name__): handler for model, handler in HANDLERS.items()}
-
-
-def _resources(given: Resources) -> ResourcesState:
-    return ResourcesState(given.cpu_cores, given.memory_mb, given.gpu_units, given.storage_gb)
-
-
-def _add_history(history: bytes, entry: StatusChange, entry_time: str) -> bytes:
-    """``history`` (newest first by changed_at, then by log order) with ``entry`` in its
-    place, cut to the newest HISTORY_LIMIT: exact, since an entry that falls out can never
-    come back."""
-    if not history:
-        return entry
-    # The entry is the latest in the log, so it goes before the first entry not later than
-    # it. Canonical times compare the same as ASCII bytes and as strings.
-    key = entry_time.encode()
-    if changed_at(history) <= key:
-        # The usual case, an entry newer than every other: in front, the oldest cut if the
-        # history is full, without splitting it (this runs for every status change).
-        if history.count(ENTRY_SEPARATOR) < HISTORY_LIMIT - 1:
-            return entry + ENTRY_SEPARATOR + history
-        return entry + ENTRY_SEPARATOR + history[: history.rindex(ENTRY_SEPARATOR)]
-    entries = history_entries(history)
-    index = 1  # a linear scan, not a sort: the entry is rarely far from the front
-    while index < len(entries) and changed_at(entries[index]) > key:
-        index += 1
-    if index >= HISTORY_LIMIT:
-        return history
-    entries.insert(index, entry)
-    return ENTRY_SEPARATOR.join(entries[:HISTORY_LIMIT])
-
-
-def _replica_status_changed(
-    replicas: tuple[ReplicaState, ...], event: ReplicaStatusChanged, event_time: str
-) -> tuple[ReplicaState, ...]:
+def replica_status_changed(state: DeploymentState, event: ReplicaStatusChanged, at: str) -> None:
+    """Creates or updates the replica: given fields overwrite, absent ones keep their value;
+    ``running`` without ``started_at`` sets it to the event time if unset; ``stopped`` or
+    ``failed`` without ``stopped_at`` sets it to the event time if unset; ``pending``,
+    ``starting`` or ``running`` without ``stopped_at`` clears it."""
     data = event.data
     given = data.model_fields_set
     replica_id = str(data.replica_id)
-    index = None
-    for i, r in enumerate(replicas):  # a plain loop: a generator costs more for a few items
-        if r.id == replica_id:
-            index = i
-            break
+    replicas = state.replicas
+    index = _index_of(replicas, replica_id)
     old = replicas[index] if index is not None else ReplicaState(id=replica_id, status=data.status)
 
     if "started_at" in given:
         started_at = _optional_time(data.started_at)
     elif data.status == "running" and old.started_at is None:
-        started_at = event_time
+        started_at = at
     else:
         started_at = old.started_at
 
     if "stopped_at" in given:
         stopped_at = _optional_time(data.stopped_at)
     elif data.status in ("stopped", "failed") and old.stopped_at is None:
-        stopped_at = event_time
+        stopped_at = at
     elif data.status in ("pending", "starting", "running"):
         stopped_at = None
     else:
@@ -222,8 +169,43 @@ def _replica_status_changed(
         stopped_at=stopped_at,
     )
     if index is None:
-        return (*replicas, replica)
-    return (*replicas[:index], replica, *replicas[index + 1 :])
+        state.replicas = (*replicas, replica)
+    else:
+        state.replicas = (*replicas[:index], replica, *replicas[index + 1 :])
+
+
+def replica_removed(state: DeploymentState, event: ReplicaRemoved, at: str) -> None:
+    """The replica leaves the view."""
+    replica_id = str(event.data.replica_id)
+    state.replicas = tuple(r for r in state.replicas if r.id != replica_id)
+
+
+Effect = Callable[[DeploymentState, Any, str], None]
+
+EFFECTS: dict[str, Effect] = {
+    "deployment.created": deployment_created,
+    "deployment.scaled": deployment_scaled,
+    "deployment.status_changed": deployment_status_changed,
+    "deployment.resources_allocated": deployment_resources_allocated,
+    "deployment.deleted": deployment_deleted,
+    "replica.status_changed": replica_status_changed,
+    "replica.removed": replica_removed,
+}
+# By class, for the hot path: the contract's model and the fast decoder's Struct of each type.
+_EFFECTS_BY_CLASS: dict[type[Any], Effect] = {
+    classes[type_]: effect for type_, effect in EFFECTS.items() for classes in (MODELS, STRUCTS)
+}
+
+
+def _resources(given: Resources) -> ResourcesState:
+    return ResourcesState(given.cpu_cores, given.memory_mb, given.gpu_units, given.storage_gb)
+
+
+def _index_of(replicas: tuple[ReplicaState, ...], replica_id: str) -> int | None:
+    for i, r in enumerate(replicas):  # a plain loop: a generator costs more for a few items
+        if r.id == replica_id:
+            return i
+    return None
 
 
 def _optional_time(value: datetime | str | None) -> str | None:

@@ -1,10 +1,10 @@
 """The fold's state for one deployment: everything its status document is rendered from.
 
-A slotted dataclass of named tuples (and of the recent status changes as the document's
-rendered entries, see ``StatusChange``), not pydantic models: the state is internal (only the
-fold builds it, from events already validated), and the projector copies and serialises
-one per deployment per batch, where a model's validation and copying cost more than the
-fold itself. Named tuples are immutable, so copies of a state share them safely.
+A slotted dataclass of named tuples and small ``bytes`` types, not pydantic models: the state
+is internal (only the fold builds it, from events already validated), and the projector
+copies and stores one per deployment per batch, where a model's validation and copying cost
+more than the fold itself. Its parts are immutable, so copies of a state share them safely.
+How it is stored is ``projector.core.stored_state``'s business.
 
 Timestamps are kept as canonical UTC strings (``2026-11-28T12:00:00.123456Z``): fixed
 width, so they sort chronologically as strings and render without re-formatting.
@@ -12,24 +12,18 @@ width, so they sort chronologically as strings and render without re-formatting.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import orjson
+from projector.core.history import NO_HISTORY, History
 
-from events.times import CANONICAL_LENGTH
-from projector.exceptions import IncompatibleState
-
-HISTORY_LIMIT = 10
 # How many recent event ids a deployment remembers to drop producer retries. A retry
 # arrives right after the original; a window keeps the state bounded for long-lived
 # deployments.
 DEDUP_WINDOW = 64
-# Event ids are remembered as 8-byte digests, newest last, in one bytes object: the state's
-# size no longer depends on how long producers' ids are (a 64-bit digest collides with one
-# of 64 others with odds of about 2^-58).
+# Event ids are remembered as 8-byte digests: the state's size no longer depends on how long
+# producers' ids are (a 64-bit digest collides with one of 64 others with odds of about 2^-58).
 DIGEST_SIZE = 8
 
 
@@ -37,7 +31,13 @@ def event_digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode(), digest_size=DIGEST_SIZE).digest()
 
 
-def remembers(recent: bytes, digest: bytes) -> bool:
+# The digests of the last DEDUP_WINDOW event ids applied, newest last, packed in one bytes
+# object, read and extended only by the two functions below. Plain bytes, not a type of its
+# own: constructing a bytes subclass for every event applied cost measurable fold time.
+RecentEvents = bytes
+
+
+def remembers(recent: RecentEvents, digest: bytes) -> bool:
     """Whether ``digest`` is one of the digests packed in ``recent`` (at a digest boundary)."""
     index = recent.find(digest)
     while index != -1:
@@ -47,6 +47,14 @@ def remembers(recent: bytes, digest: bytes) -> bool:
     return False
 
 
+def remembering(recent: RecentEvents, digest: bytes) -> RecentEvents:
+    """``recent`` with ``digest`` added, the oldest one dropped past DEDUP_WINDOW."""
+    return (recent + digest)[-DEDUP_WINDOW * DIGEST_SIZE :]
+
+
+NO_RECENT_EVENTS: RecentEvents = b""
+
+
 class ReplicaState(NamedTuple):
     id: str
     status: str
@@ -54,38 +62,6 @@ class ReplicaState(NamedTuple):
     container_id: str | None = None
     started_at: str | None = None
     stopped_at: str | None = None
-
-
-# The recent status changes are kept as the document's entries, rendered once (JSON objects,
-# newest first, one per line: JSON text never holds a raw newline) in one bytes object: as
-# named tuples they were most of a state's memory (docs/performance.md#memory). The document
-# embeds them as they are.
-StatusChange = bytes
-ENTRY_SEPARATOR = b"\n"
-CHANGED_AT_KEY = b'"changed_at":"'
-TIME_LENGTH = CANONICAL_LENGTH
-
-
-def status_change(
-    old_status: str | None, new_status: str, changed_at: str, reason: str | None
-) -> StatusChange:
-    return _kept(
-        orjson.dumps(
-            {
-                "old_status": old_status,
-                "new_status": new_status,
-                "changed_at": changed_at,
-                "reason": reason,
-            }
-        )
-    )
-
-
-def changed_at(entry: StatusChange) -> bytes:
-    """The entry's ``changed_at``, as ASCII bytes. Found by its key: the key's pattern cannot
-    occur inside a JSON string, where its quotes would be escaped."""
-    start = entry.index(CHANGED_AT_KEY) + len(CHANGED_AT_KEY)
-    return entry[start : start + TIME_LENGTH]
 
 
 class ResourcesState(NamedTuple):
@@ -112,11 +88,11 @@ class DeploymentState:
     target_replicas: int = 0
     resources: ResourcesState = NO_RESOURCES
     replicas: tuple[ReplicaState, ...] = ()
-    history: bytes = b""  # entries (see StatusChange), newest first, at most HISTORY_LIMIT
+    history: History = NO_HISTORY
     created_at: str | None = None
     updated_at: str | None = None
     events_applied: int = 0
-    recent_events: bytes = b""  # digests of the last DEDUP_WINDOW event ids, newest last
+    recent_events: RecentEvents = NO_RECENT_EVENTS
     # Offset of the last record folded into this state (its partition is fixed by the key);
     # -1 before any. Stored with the state so a redelivered record is recognised and skipped.
     position: int = -1
@@ -145,75 +121,3 @@ class DeploymentState:
             self.recent_events,
             self.position,
         )
-
-    def to_json(self) -> bytes:
-        """JSON with the value objects as arrays (compact, and several times faster to write
-        and read than objects) and the history's entries as the objects they are."""
-        return orjson.dumps(
-            {
-                "deployment_id": self.deployment_id,
-                "created": self.created,
-                "deleted": self.deleted,
-                "owner": self.owner,
-                "name": self.name,
-                "status": self.status,
-                "target_replicas": self.target_replicas,
-                "resources": tuple(self.resources),
-                "replicas": [tuple(r) for r in self.replicas],
-                "history": history_json(self.history),
-                "created_at": self.created_at,
-                "updated_at": self.updated_at,
-                "events_applied": self.events_applied,
-                "recent_events": base64.b64encode(self.recent_events).decode(),
-                "position": self.position,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> DeploymentState:
-        return cls.from_parsed(orjson.loads(raw))
-
-    @classmethod
-    def from_parsed(cls, obj: dict[str, Any]) -> DeploymentState:
-        """``from_json`` of JSON already parsed (the dict is consumed)."""
-        try:
-            obj["resources"] = ResourcesState(*obj["resources"])
-            obj["replicas"] = tuple(ReplicaState(*r) for r in obj["replicas"])
-            obj["history"] = history_from_json(obj["history"])
-            obj["recent_events"] = base64.b64decode(obj["recent_events"])
-            return cls(**obj)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise IncompatibleState(
-                f"the stored fold state of deployment {obj.get('deployment_id')!r} is not in "
-                f"this version's format ({exc!r}): it was written by an older deploystatus. "
-                "Build a new generation with this version (`deploystatus rebuild`, see "
-                "README: Upgrading) before running its projectors."
-            ) from None
-
-
-def history_entries(history: bytes) -> list[StatusChange]:
-    return history.split(ENTRY_SEPARATOR) if history else []
-
-
-def history_json(history: bytes) -> orjson.Fragment:
-    """The entries as one JSON array, embedded as is wherever orjson writes it."""
-    return orjson.Fragment(b"[" + history.replace(ENTRY_SEPARATOR, b",") + b"]")
-
-
-def history_from_json(entries: list[Any]) -> bytes:
-    """The history from its JSON form (``history_json``, parsed)."""
-    return _kept(ENTRY_SEPARATOR.join(_history_entry(entry) for entry in entries))
-
-
-def _history_entry(stored: object) -> StatusChange:
-    if not isinstance(stored, dict) or "changed_at" not in stored:
-        raise TypeError(f"a history entry must be an object with a changed_at, not {stored!r}")
-    return orjson.dumps(stored)
-
-
-def _kept(written: bytes) -> bytes:
-    """A copy of orjson's output to keep. orjson's bytes keep the buffer they were written
-    into, sized for growth, so a small kept entry can pin a large buffer
-    (docs/performance.md#memory). (``bytes()`` of a bytes object, or a join of one, would be
-    the object itself.)"""
-    return bytes(memoryview(written))

@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 from datetime import timedelta, timezone
-from typing import get_args
+from typing import Literal, get_args
 
 from builders import USER_ID, Events, at, doc, fold, new_id, z
 
 from api.schemas import StatusDocument
-from events import structs
-from events.models import EVENT_TYPES, Event
-from events.structs import FastEvent
+from events.models import EVENT_TYPES, MODELS, Event
+from events.structs import STRUCTS, FastEvent
 from projector.core.document import render
-from projector.core.fold import HANDLERS, apply
+from projector.core.fold import EFFECTS, apply
 from projector.core.state import DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
 
 
-def test_every_event_type_has_a_handler() -> None:
-    """The fold's dispatch table covers each model of the Event union and each of their
-    fast decoder's mirrors, and only those, the same handler for a model and its mirror."""
-    models = get_args(get_args(Event)[0])
-    mirrors = get_args(FastEvent)
-    assert set(HANDLERS) == set(models) | set(mirrors)
-    assert len(models) == len(mirrors) == len(EVENT_TYPES)
-    for model in models:
-        assert HANDLERS[model] is HANDLERS[getattr(structs, model.__name__)]
+def test_every_event_type_has_an_effect() -> None:
+    """The fold has one effect per event type of the contract, and the contract's model and
+    the fast decoder's Struct of each type are those of the Event and FastEvent unions."""
+    assert list(EFFECTS) == list(EVENT_TYPES)
+    assert set(MODELS.values()) == set(get_args(get_args(Event)[0]))
+    assert set(STRUCTS.values()) == set(get_args(FastEvent))
+    for type_, model in MODELS.items():
+        assert model.model_fields["type"].annotation == Literal[type_]
+    assert list(STRUCTS) == list(MODELS)
 
 
 # --- deployment events ---------------------------------------------------------------------

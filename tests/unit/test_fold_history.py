@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.times import format_time
-from projector.core.state import HISTORY_LIMIT, DeploymentState
+from projector.core.history import HISTORY_LIMIT
+from projector.core.state import DeploymentState
 
 PLUS_ONE = timezone(timedelta(hours=1))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -27,7 +27,7 @@ from api.ui import ui_router
 from api.watch import StreamSlots
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
-from deploystatus.view.client import WATCH_READS, create_redis
+from deploystatus.view.client import WATCH_READS, RedisClient, create_redis
 from deploystatus.view.errors import StoreUnavailable
 from deploystatus.view.keys import Keys
 from deploystatus.view.reads import RedisViewReader
@@ -36,9 +36,15 @@ log = logging.getLogger(__name__)
 UNAUTHORIZED_BODY = responses.UNAUTHORIZED_BODY
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app. Token settings are checked here, so a bad key fails at start-up."""
-    verifier = TokenVerifier(settings)
+def create_app(
+    settings: Settings,
+    *,
+    verifier: TokenVerifier | None = None,
+    redis_factory: Callable[[], RedisClient] | None = None,
+) -> FastAPI:
+    """Build the app. Token settings are checked here, so a bad key fails at start-up. The
+    token verifier and the Redis client's factory may be given (the bench's levers)."""
+    verifier = verifier if verifier is not None else TokenVerifier(settings)
     limiter = RateLimiter(
         settings.redis.prefix,
         per_user=settings.api.rate_limit_per_user,
@@ -49,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = create_redis(settings, role="api")
+        redis = redis_factory() if redis_factory is not None else create_redis(settings, role="api")
         view = RedisViewReader(redis, Keys(settings.redis.prefix))
         generation = GenerationCache(view)
         await generation.start()

@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 import uvloop
@@ -147,19 +147,25 @@ GC_FIRST_THRESHOLD = 200_000
 def _projector(settings: Settings, args: argparse.Namespace) -> int:
     from projector.service import run_projector
 
-    _run_folding(run_projector(settings))
+    run_folding(run_projector(settings))
     return 0
 
 
-def _run_folding(main: Coroutine[Any, Any, T]) -> T:
+def run_folding(
+    main: Coroutine[Any, Any, T],
+    *,
+    gc_first_threshold: int = GC_FIRST_THRESHOLD,
+    loop: Literal["uvloop", "asyncio"] = "uvloop",
+) -> T:
     """Run the main coroutine of a process that folds events (projector, rebuild) on uvloop,
     whose socket and callback handling cost less CPU than asyncio's loop
-    (docs/performance.md#cpu), with the collector and the heap tuned for folding."""
-    _tune_memory_for_folding()
-    return uvloop.run(main)
+    (docs/performance.md#cpu), with the collector and the heap tuned for folding. The
+    keyword arguments are the bench's levers (bench/infra/projector_lever.py)."""
+    _tune_memory_for_folding(gc_first_threshold)
+    return uvloop.run(main) if loop == "uvloop" else asyncio.run(main)
 
 
-def _tune_memory_for_folding() -> None:
+def _tune_memory_for_folding(gc_first_threshold: int) -> None:
     """A batch allocates many objects that live until it is written (its events, the new
     states) and few that outlive it; the collector's first threshold counts objects alive,
     not allocated. At CPython's default it ran hundreds of times per batch, each run walking
@@ -167,7 +173,7 @@ def _tune_memory_for_folding() -> None:
     when garbage builds up (docs/performance.md#cpu). Cyclic
     garbage is rare here and bounded by the threshold; the rest is freed by refcounting.
     What is freed goes back to the operating system (``deploystatus.memory``)."""
-    gc.set_threshold(GC_FIRST_THRESHOLD, 10, 10)
+    gc.set_threshold(gc_first_threshold, 10, 10)
     start_trimming()
 
 
@@ -253,7 +259,7 @@ def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
     async def rebuild() -> str:
         return await run_rebuild(settings, resume=args.resume, stopping=stop_on_signals())
 
-    served = _run_folding(rebuild())
+    served = run_folding(rebuild())
     print(f"generation {served} is served")
     return 0
 
@@ -264,7 +270,7 @@ def _rebuild_worker(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> None:
         await run_worker(settings, args.generation, args.partitions, args.parent, stop_on_signals())
 
-    _run_folding(work())
+    run_folding(work())
     return 0
 
 

@@ -14,19 +14,18 @@
 
 # No `from __future__ import annotations`: FastAPI resolves the annotations of routes defined
 # inside the factories below at run time.
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, HTTPException, Response
-from redis.asyncio import Redis
 
 import api.app
 from api.auth import TokenVerifier
 from api.dependencies import CallerDep, Reader
 from api.schemas import StatusDocument
 from deploystatus.settings import Settings
+from deploystatus.view.client import RedisClient, create_redis
 
 BARE_PREFIX = "/bare/"
 # About the size of a real status document, so that the ceiling pays for the same bytes.
@@ -61,12 +60,7 @@ def sql(settings: Settings) -> FastAPI:
 
 def no_token_cache(settings: Settings) -> FastAPI:
     """Ours with the verified-token cache off: a full JWT verification per request."""
-    original = api.app.TokenVerifier
-    api.app.TokenVerifier = functools.partial(TokenVerifier, cache_size=0)  # type: ignore[misc]
-    try:
-        return api.app.create_app(settings)
-    finally:
-        api.app.TokenVerifier = original  # type: ignore[misc]
+    return api.app.create_app(settings, verifier=TokenVerifier(settings, cache_size=0))
 
 
 def no_document_cache(settings: Settings) -> FastAPI:
@@ -75,18 +69,16 @@ def no_document_cache(settings: Settings) -> FastAPI:
 
 
 def no_hiredis(settings: Settings) -> FastAPI:
+    # redis-py has no public name for its pure-Python parser: the one private import here.
     from redis._parsers import _AsyncRESP2Parser
 
-    original = api.app.create_redis
-
-    def create_redis(settings: Settings, **options: Any) -> Redis:
-        client = original(settings, **options)
+    def redis_factory() -> RedisClient:
+        client = create_redis(settings, role="api")
         # Same pool settings as production, only the reply parser swapped.
         client.connection_pool.connection_kwargs["parser_class"] = _AsyncRESP2Parser
         return client
 
-    api.app.create_redis = create_redis  # type: ignore[attr-defined]
-    return api.app.create_app(settings)
+    return api.app.create_app(settings, redis_factory=redis_factory)
 
 
 def reserialised(settings: Settings) -> FastAPI:

@@ -10,33 +10,31 @@ that setting pays:
 - ``--compression CODEC``: KAFKA_COMPRESSION=CODEC, so that the changelog (and any dead
   letter) is produced compressed: what a setting other than ``none`` costs the projector.
 
-Bench-only: the production code runs unchanged otherwise.
+The production code runs unchanged otherwise: the levers are ``cli.main.run_folding``'s
+keyword arguments and a setting.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
-import os
-import sys
 
-import uvloop
-
-from cli.main import main
+from cli.main import GC_FIRST_THRESHOLD, run_folding
+from deploystatus.logs import configure_logging
+from deploystatus.settings import Settings
+from projector.service import run_projector
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--gc-gen0", type=int)
+    parser.add_argument("--gc-gen0", type=int, default=GC_FIRST_THRESHOLD)
     parser.add_argument("--asyncio-loop", action="store_true")
     parser.add_argument("--compression", choices=["gzip", "snappy", "lz4", "zstd"])
     args = parser.parse_args()
-    if args.gc_gen0 is not None:
-        _, gen1, gen2 = gc.get_threshold()
-        gc.set_threshold(args.gc_gen0, gen1, gen2)
-        gc.set_threshold = lambda *thresholds: None  # keep the CLI from setting its own
-    if args.asyncio_loop:
-        uvloop.run = asyncio.run  # type: ignore[assignment]  # what the CLI runs its loop with
+    settings = Settings()  # what `deploystatus projector` reads
     if args.compression is not None:
-        os.environ["KAFKA_COMPRESSION"] = args.compression  # read by the CLI's Settings()
-    sys.exit(main(["projector"]))
+        settings = settings.replace(kafka_compression=args.compression)
+    configure_logging(settings.log.level, settings.log.format)
+    run_folding(
+        run_projector(settings),
+        gc_first_threshold=args.gc_gen0,
+        loop="asyncio" if args.asyncio_loop else "uvloop",
+    )

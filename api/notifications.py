@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from api.document_cache import DocumentCache
 from deploystatus.settings import Settings
 from deploystatus.view.changes import Change
-from deploystatus.view.client import create_subscriber
-from deploystatus.view.errors import StoreUnavailable, translate_errors
-from deploystatus.view.keys import Keys
+from deploystatus.view.errors import StoreUnavailable
+from deploystatus.view.subscription import ChangeSubscription
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 0.5
@@ -76,7 +75,6 @@ class ChangeFeed:
             if cache is not None
             else HEALTH_CHECK_SECONDS
         )
-        self._channel = Keys(settings.redis.prefix).changes
         self._by_deployment: dict[str, set[Signal]] = defaultdict(set)
         self._by_owner: dict[str, set[Signal]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -122,7 +120,7 @@ class ChangeFeed:
         self._task = asyncio.create_task(self._listen_forever())
 
     async def stop(self) -> None:
-        # The flag as well as the cancellation: redis-py can turn a cancellation that lands
+        # The flag as well as the cancellation: the driver can turn a cancellation that lands
         # in a read with a timeout into a connection error, which the loop would retry.
         self._stopped = True
         if self._task is not None:
@@ -133,8 +131,7 @@ class ChangeFeed:
     async def _listen_forever(self) -> None:
         while not self._stopped:
             try:
-                with translate_errors("keep the change subscription"):
-                    await self._listen()
+                await self._listen()
             except StoreUnavailable as exc:
                 log.warning("change feed lost its subscription, reconnecting: %r", exc)
             finally:
@@ -145,11 +142,7 @@ class ChangeFeed:
 
     async def _listen(self) -> None:
         cache = self._cache
-        async with (
-            create_subscriber(self._settings, HEALTH_CHECK_SECONDS) as redis,
-            redis.pubsub() as pubsub,
-        ):
-            await pubsub.subscribe(self._channel)
+        async with ChangeSubscription(self._settings, HEALTH_CHECK_SECONDS) as subscription:
             self.subscribed.set()
             # Anything published while we were not subscribed is unknown: re-read all.
             if cache is not None:
@@ -158,23 +151,19 @@ class ChangeFeed:
             self.wake_everyone()
             ping_sent = False
             while not self._stopped:
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=self._heartbeat_seconds
-                )
-                if message is None:
+                heard = await subscription.receive(self._heartbeat_seconds)
+                if heard is None:
                     # A quiet channel: ask Redis for a sign of life (one PING at a time), which
                     # also notices a dead connection.
                     if not ping_sent:
-                        await pubsub.ping()
+                        await subscription.ping()
                         ping_sent = True
                     continue
                 # Messages arrive in order: having heard this one, every notification Redis
                 # sent before it has been applied.
                 if cache is not None:
                     cache.heard_from_redis()
-                if message["type"] == "pong":
+                if heard == "pong":
                     ping_sent = False
-                    continue
-                change = Change.parse(message["data"])
-                if change is not None:
-                    self.dispatch(change)
+                elif isinstance(heard, Change):
+                    self.dispatch(heard)

@@ -29,6 +29,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
 
 from deploystatus.view.errors import StoreChanged
+from deploystatus.view.store import Generations
 from events.codec import Decoded
 from projector import metrics
 from projector.core.fold import fold_records
@@ -37,7 +38,6 @@ from projector.dead_letters import DeadLetters
 from projector.decoding import Batch, decode_batch
 from projector.exceptions import ConflictNotResolved
 from projector.fanout import Fanout, FanoutBatch, index_entry_changed
-from projector.generations import Generations
 from projector.rebalances import OnAssigned, Rebalances
 from projector.retry import retry
 from projector.rollbacks import realign

@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from deploystatus.view.errors import StoreChanged
+from deploystatus.view.store import Generations
 from projector import metrics
 from projector.exceptions import ViewLost
-from projector.generations import Generations
 from projector.state_cache import StateCache
 from projector.store import StatusStore
 

@@ -19,14 +19,16 @@ from deploystatus.startup import CannotListen, reach_kafka, reach_redis
 from deploystatus.topics import end_offsets, ensure_topics
 from deploystatus.view.client import RedisClient, create_redis, ping_every_node
 from deploystatus.view.fence import ServerFence
+from deploystatus.view.generations import RedisGenerations
 from deploystatus.view.keys import Keys
+from deploystatus.view.store import Build, Generations
 from projector import metrics
 from projector.changelog import Changelog
 from projector.consumer import Projector
 from projector.dead_letters import DeadLetters, dead_lettered_offsets
 from projector.exceptions import ViewLost
 from projector.fanout import Fanout
-from projector.generations import Build, Generations, group_of
+from projector.generations import group_of
 from projector.retry import Stopped, retry
 from projector.rollbacks import check_on_assignment
 from projector.store import RedisStatusStore
@@ -53,7 +55,7 @@ async def run_projector(settings: Settings, stopping: asyncio.Event | None = Non
         start_metrics_server(settings.projector.metrics_port, settings.projector.metrics_host)
     fence = ServerFence()
     redis = create_redis(settings, fence=fence)
-    generations = Generations(redis, Keys(settings.redis.prefix))
+    generations = RedisGenerations(redis, Keys(settings.redis.prefix))
     cleaner = GenerationCleaner(generations, settings.projector.generation_grace_seconds)
     try:
         # At start-up the log lines name the setting that points at what does not answer.

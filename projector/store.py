@@ -13,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeAlias, TypeVar
 
-from redis.asyncio import RedisCluster
-
 from deploystatus.view import keys as fields
 from deploystatus.view import store as seam
 from deploystatus.view.changes import SAME_DOCUMENT, change_message
-from deploystatus.view.client import RedisClient, ping_every_node
+from deploystatus.view.client import RedisClient, is_cluster, ping_every_node
 from deploystatus.view.errors import StoreChanged, translate_errors
 from deploystatus.view.fence import ServerFence
 from deploystatus.view.keys import Keys
@@ -167,7 +165,7 @@ class RedisStatusStore:
     @property
     def spans_nodes(self) -> bool:
         """Whether the view is spread over several Redis servers (a Redis Cluster)."""
-        return isinstance(self._redis, RedisCluster)
+        return is_cluster(self._redis)
 
     async def positions(self, deployment_ids: Sequence[str]) -> dict[str, int]:
         """The stored positions of these deployments (-1 where none is stored)."""
@@ -191,8 +189,7 @@ class RedisStatusStore:
 
     async def ping(self) -> None:
         """Reach every server of the store, so that an idle projector meets a changed one."""
-        with translate_errors("ping"):
-            await ping_every_node(self._redis)
+        await ping_every_node(self._redis)
 
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:

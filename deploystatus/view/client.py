@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import hiredis
@@ -20,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from deploystatus.settings import Settings
+from deploystatus.view.errors import translate_errors
 from deploystatus.view.fence import ServerFence, fenced
 
 # Everything the view needs works on both: one key per operation, or keys sharing a hash tag.
@@ -107,34 +106,16 @@ def create_redis(
     )
 
 
+def is_cluster(redis: RedisClient) -> bool:
+    """Whether ``redis`` spreads the view over several servers (a Redis Cluster)."""
+    return isinstance(redis, RedisCluster)
+
+
 async def ping_every_node(redis: RedisClient) -> None:
-    """A PING to every server of the view (every primary of a cluster)."""
-    if isinstance(redis, RedisCluster):
-        await redis.ping(target_nodes=RedisCluster.PRIMARIES)
-    else:
-        await redis.ping()
-
-
-@asynccontextmanager
-async def create_subscriber(
-    settings: Settings, health_check_seconds: float
-) -> AsyncIterator[Redis]:
-    """A client of its own for SUBSCRIBE: no read timeout (a quiet channel is normal), a
-    periodic PING instead to notice a dead connection. On a cluster any node will do:
-    classic pub/sub messages are broadcast to every node."""
-    options = {
-        "socket_connect_timeout": settings.redis.timeout_seconds,
-        "health_check_interval": health_check_seconds,
-    }
-    cluster = create_redis(settings)
-    if isinstance(cluster, RedisCluster):
-        await cluster.initialize()
-        node = cluster.get_random_node()
-        client = Redis(host=node.host, port=int(node.port), **options)  # type: ignore[arg-type]
-    else:
-        client = Redis.from_url(settings.redis.url, **options)  # type: ignore[arg-type]
-    await cluster.aclose()
-    try:
-        yield client
-    finally:
-        await client.aclose()
+    """A PING to every server of the view (every primary of a cluster). Raises
+    ``StoreUnavailable`` (``StoreChanged`` behind a fence) when one does not answer."""
+    with translate_errors("answer a ping on every node"):
+        if isinstance(redis, RedisCluster):
+            await redis.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            await redis.ping()

@@ -10,7 +10,7 @@ Redis Cluster (and spread the counters over its slots).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
 from deploystatus.view import keys as fields
@@ -102,6 +102,39 @@ class RedisViewReader:
     async def ping(self) -> None:
         with translate_errors("answer a ping"):
             await self._redis.ping()
+
+    # The audit reads of `deploystatus verify`, outside ViewReader: the API never needs them.
+
+    async def documents_and_positions(
+        self, generation: str, deployment_ids: Iterable[str]
+    ) -> dict[str, tuple[bytes | None, int]]:
+        """Per deployment, its served document (``None`` if none) and its stored position
+        (-1 if none), whoever owns it; in one pipeline."""
+        ids = list(deployment_ids)
+        with translate_errors("read served documents"):
+            pipe = self._redis.pipeline(transaction=False)
+            for dep in ids:
+                pipe.hmget(
+                    self._keys.deployment(generation, dep), [fields.DOCUMENT, fields.POSITION]
+                )
+            rows = await pipe.execute()
+        return {
+            dep: (doc, int(pos) if pos is not None else -1)
+            for dep, (doc, pos) in zip(ids, rows, strict=True)
+        }
+
+    async def served_except(self, generation: str, known: Container[str]) -> list[str]:
+        """The deployments of ``generation`` that have a served document, other than the
+        ``known`` ones: a SCAN of the generation's keys, in the order met."""
+        found = []
+        with translate_errors("scan served documents"):
+            async for key in self._redis.scan_iter(
+                match=self._keys.deployments_pattern(generation), count=1000
+            ):
+                deployment_id = key.decode().rsplit("{", 1)[-1].rstrip("}")
+                if deployment_id not in known and await self._redis.hexists(key, fields.DOCUMENT):
+                    found.append(deployment_id)
+        return found
 
 
 def _queue_counts(pipe: Any, budgets: Sequence[Budget]) -> None:

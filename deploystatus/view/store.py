@@ -1,16 +1,17 @@
 """The seams the projector and the API talk to the view through, and the values they pass.
 
 The Redis implementations: ``projector.store.RedisStatusStore`` (it stores the fold's states,
-which this base layer may not import, hence the type parameters) and
-``deploystatus.view.reads.RedisViewReader``. The contract tests
-(``tests/integration/test_store.py``) run against both on a single Redis and a Redis Cluster.
+which this base layer may not import, hence the type parameters),
+``deploystatus.view.reads.RedisViewReader`` and ``deploystatus.view.generations.RedisGenerations``.
+The contract tests (``tests/integration/test_store.py``) run against them on a single Redis
+and a Redis Cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, TypeVar
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 from deploystatus.view.errors import StoreChanged
 
@@ -34,6 +35,22 @@ class Budget(NamedTuple):
     key: str
     limit: int
     window_ms: int
+
+
+Builder = Literal["rebuild", "projectors"]
+
+
+@dataclass(frozen=True)
+class Build:
+    """A generation being built: by whom, and the log end offsets it must reach to be served."""
+
+    generation: str
+    builder: Builder
+    target: dict[int, int]  # partition -> end offset when the build started
+    started_at: float
+
+    def caught_up(self, applied: Mapping[int, int]) -> bool:
+        return all(applied.get(p, 0) >= end for p, end in self.target.items())
 
 
 class StatusStore(Protocol[StateT, WriteT]):
@@ -114,3 +131,47 @@ class ViewReader(Protocol):
         ...
 
     async def ping(self) -> None: ...
+
+
+class Generations(Protocol):
+    """The generations of the view (``deploystatus.view.keys``): which one is served, which
+    one is being built and how far each has applied the log, and the removal of old ones.
+    Raises ``StoreUnavailable`` when Redis fails."""
+
+    async def current(self) -> str | None:
+        """The served generation; ``None`` while none is served."""
+        ...
+
+    async def building(self) -> Build | None:
+        """The generation being built, if any."""
+        ...
+
+    async def begin(self, builder: Builder, target: Mapping[int, int]) -> Build | None:
+        """Start building a new generation, unless another build is already registered
+        (then ``None``: read ``building()`` to join or report it)."""
+        ...
+
+    async def promote(self, generation: str) -> str | None:
+        """Serve ``generation``; returns the generation it replaces ('' if none), or ``None``
+        if it was no longer the one being built."""
+        ...
+
+    async def abandon(self, generation: str) -> None:
+        """Forget a build (its keys are deleted by ``delete``)."""
+        ...
+
+    async def advance(self, generation: str, next_offsets: Mapping[int, int]) -> None:
+        """Record the next offset applied per partition; an offset never moves backwards."""
+        ...
+
+    async def applied(self, generation: str) -> dict[int, int]:
+        """The next offset applied per partition."""
+        ...
+
+    async def stale(self) -> list[str]:
+        """Generations that still have keys but are neither served nor being built."""
+        ...
+
+    async def delete(self, generation: str) -> int:
+        """Remove a generation's keys without stalling Redis; returns how many went."""
+        ...

@@ -21,10 +21,11 @@ import time
 from deploystatus.settings import Settings
 from deploystatus.topics import end_offsets, ensure_topics
 from deploystatus.view.client import RedisClient, create_redis
+from deploystatus.view.generations import RedisGenerations
 from deploystatus.view.keys import Keys
+from deploystatus.view.lease import Lease
+from deploystatus.view.store import Build, Generations
 from projector.exceptions import RebuildInterrupted, RebuildRefused
-from projector.generations import Build, Generations
-from projector.rebuild.lease import Lease
 from projector.rebuild.progress import ProgressPrinter
 from projector.rebuild.replay import replay
 from projector.rebuild.workers import Workers, process_count, share_out
@@ -38,7 +39,7 @@ async def run_rebuild(settings: Settings, *, resume: bool, stopping: asyncio.Eve
     """Rebuild the view; returns the generation now served."""
     redis = create_redis(settings)
     keys = Keys(settings.redis.prefix)
-    generations = Generations(redis, keys)
+    generations = RedisGenerations(redis, keys)
     lease = Lease(redis, keys.rebuild_lease, settings.projector.rebuild_lease_seconds)
     try:
         await ensure_topics(settings)
@@ -71,7 +72,7 @@ async def abort_rebuild(settings: Settings) -> str:
     """Discard an interrupted rebuild and its keys; returns the discarded generation."""
     redis = create_redis(settings)
     keys = Keys(settings.redis.prefix)
-    generations = Generations(redis, keys)
+    generations = RedisGenerations(redis, keys)
     lease = Lease(redis, keys.rebuild_lease, settings.projector.rebuild_lease_seconds)
     try:
         if not await lease.acquire():

@@ -11,9 +11,10 @@ from aiokafka import TopicPartition
 
 from deploystatus.kafka import create_consumer
 from deploystatus.settings import Settings
+from deploystatus.view.store import Generations
 from projector.consumer import Projector
 from projector.fanout import Fanout
-from projector.generations import Generations, group_of
+from projector.generations import group_of
 from projector.store import StatusStore
 
 # How often, between batches, the replay asks whether to stop (and the rebuild moves on).

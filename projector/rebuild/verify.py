@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,16 +14,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from deploystatus.kafka import create_consumer
 from deploystatus.settings import Settings
-from deploystatus.view import keys as fields
-from deploystatus.view.client import RedisClient, create_redis
-from deploystatus.view.errors import translate_errors
+from deploystatus.view.client import create_redis
+from deploystatus.view.generations import RedisGenerations
 from deploystatus.view.keys import Keys
+from deploystatus.view.reads import RedisViewReader
 from events.codec import decode
 from events.exceptions import InvalidEvent
 from projector.core.document import render
 from projector.core.fold import apply_record
 from projector.core.state import DeploymentState
-from projector.generations import Generations
 from projector.undecodable import BadBatch, locate, records_before
 
 logger = logging.getLogger(__name__)
@@ -50,10 +48,11 @@ async def verify(settings: Settings, sample: int | None = None) -> tuple[str, in
     """(generation, documents checked, mismatches) for the served generation."""
     redis = create_redis(settings)
     keys = Keys(settings.redis.prefix)
+    view = RedisViewReader(redis, keys)
     consumer = create_consumer(settings, "deploystatus-verify")
     await consumer.start()
     try:
-        generation = await Generations(redis, keys).current()
+        generation = await RedisGenerations(redis, keys).current()
         if generation is None:
             raise VerifyRefused("Redis serves no generation of the view: nothing to verify")
         log = _Log(consumer, settings.kafka.events_topic)
@@ -67,7 +66,7 @@ async def verify(settings: Settings, sample: int | None = None) -> tuple[str, in
         pending = set(ids)
         mismatches: dict[str, list[Mismatch]] = {}
         for round_ in range(RECHECK_ROUNDS + 1):
-            served = await _served(redis, keys, generation, pending)
+            served = await view.documents_and_positions(generation, pending)
             mismatches = {
                 dep: diff
                 for dep in pending
@@ -78,7 +77,7 @@ async def verify(settings: Settings, sample: int | None = None) -> tuple[str, in
                 break
             await asyncio.sleep(1.0)
             await log.read_to_end()
-        extras = [] if sample is not None else await _extras(redis, keys, generation, log.states)
+        extras = [] if sample is not None else await _extras(view, generation, log.states)
         found = [m for diff in mismatches.values() for m in diff] + extras
         return generation, len(ids), sorted(found, key=lambda m: (m.deployment_id, m.field))
     finally:
@@ -144,21 +143,6 @@ class _Log:
         self.states[deployment_id] = apply_record(self.states.get(deployment_id), event, offset)
 
 
-async def _served(
-    redis: RedisClient, keys: Keys, generation: str, ids: Iterable[str]
-) -> dict[str, tuple[bytes | None, int]]:
-    ids = list(ids)
-    with translate_errors("read served documents"):
-        pipe = redis.pipeline(transaction=False)
-        for dep in ids:
-            pipe.hmget(keys.deployment(generation, dep), [fields.DOCUMENT, fields.POSITION])
-        rows = await pipe.execute()
-    return {
-        dep: (doc, int(pos) if pos is not None else -1)
-        for dep, (doc, pos) in zip(ids, rows, strict=True)
-    }
-
-
 def _compare(
     deployment_id: str, expected: DeploymentState, served: bytes | None, served_position: int
 ) -> list[Mismatch]:
@@ -186,13 +170,10 @@ def _compare(
 
 
 async def _extras(
-    redis: RedisClient, keys: Keys, generation: str, known: dict[str, DeploymentState]
+    view: RedisViewReader, generation: str, known: dict[str, DeploymentState]
 ) -> list[Mismatch]:
     """Documents served for deployments that have no valid event in the log."""
-    found = []
-    with translate_errors("scan served documents"):
-        async for key in redis.scan_iter(match=keys.deployments_pattern(generation), count=1000):
-            deployment_id = key.decode().rsplit("{", 1)[-1].rstrip("}")
-            if deployment_id not in known and await redis.hexists(key, fields.DOCUMENT):
-                found.append(Mismatch(deployment_id, "document", NOT_SERVED, "<served>"))
-    return found
+    return [
+        Mismatch(deployment_id, "document", NOT_SERVED, "<served>")
+        for deployment_id in await view.served_except(generation, known)
+    ]

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 
 from deploystatus.settings import Settings
 from deploystatus.view.client import create_redis
+from deploystatus.view.generations import RedisGenerations
 from deploystatus.view.keys import Keys
 from projector.exceptions import RebuildInterrupted
-from projector.generations import Generations
 from projector.rebuild.replay import replay
 from projector.store import RedisStatusStore
 
@@ -113,7 +113,7 @@ async def run_worker(
         return
     redis = create_redis(settings)
     keys = Keys(settings.redis.prefix)
-    generations = Generations(redis, keys)
+    generations = RedisGenerations(redis, keys)
     store = RedisStatusStore(redis, keys, generation)
 
     async def should_leave() -> bool:

@@ -22,9 +22,9 @@ from support.waiting import wait_for
 from cli.samples import create_deployment, simulation_step
 from deploystatus.kafka import create_producer
 from deploystatus.view.client import create_redis
+from deploystatus.view.generations import RedisGenerations
 from deploystatus.view.keys import Keys
 from events.publisher import EventPublisher
-from projector.generations import Generations
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ async def test_rebuild_under_load_never_fails_a_reader(quick):
 
 async def building(settings):
     async with create_redis(settings) as redis:
-        generations = Generations(redis, Keys(settings.redis.prefix))
+        generations = RedisGenerations(redis, Keys(settings.redis.prefix))
         build = await generations.building()
         applied = await generations.applied(build.generation) if build else {}
         return build, sum(applied.values())

@@ -1,5 +1,6 @@
 """The view adapter's contract, through its seams (``StatusStore`` for the projector's
-writes, ``ViewReader`` for the API's reads), on a single Redis and on a Redis Cluster."""
+writes, ``ViewReader`` for the API's reads, ``Generations`` for the generations' upkeep) and
+the rebuild's ``Lease``, on a single Redis and on a Redis Cluster."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from deploystatus.settings import Settings
 from deploystatus.view.changes import Change
 from deploystatus.view.client import RedisClient, create_redis
 from deploystatus.view.errors import StoreUnavailable
+from deploystatus.view.generations import RedisGenerations
 from deploystatus.view.keys import Keys
+from deploystatus.view.lease import Lease
 from deploystatus.view.reads import RedisViewReader
-from deploystatus.view.store import Budget, ViewReader
+from deploystatus.view.store import Budget, Generations, ViewReader
 from devtools.devstack import start_redis, start_redis_cluster
 from events import new_event
 from projector.core.fold import apply_record
@@ -45,6 +48,14 @@ def store(redis: RedisClient, settings: Settings) -> StatusStore:
 async def reader(settings: Settings) -> AsyncIterator[ViewReader]:
     async with create_redis(settings, role="api") as client:
         yield RedisViewReader(client, Keys(settings.redis.prefix))
+
+
+@pytest.fixture
+async def generations(redis: RedisClient, settings: Settings) -> AsyncIterator[Generations]:
+    keys = Keys(settings.redis.prefix)
+    yield RedisGenerations(redis, keys)
+    # The control keys hash on "{prefix}", outside the pattern the settings fixture clears.
+    await redis.delete(keys.generation, keys.building, keys.generations, keys.rebuild_lease)
 
 
 @pytest.fixture
@@ -162,12 +173,16 @@ async def test_scripts_forgotten_by_redis_are_loaded_again(
 
 
 async def test_a_stopped_redis_is_store_unavailable(stopped_redis) -> None:
-    """Every operation of both seams raises StoreUnavailable once Redis has stopped."""
+    """Every operation of the seams and of the lease raises StoreUnavailable once Redis has
+    stopped."""
     settings, server = stopped_redis
     state = created()
     async with create_redis(settings) as redis, create_redis(settings, role="api") as api:
-        store: StatusStore = RedisStatusStore(redis, Keys(settings.redis.prefix), GENERATION)
-        reader: ViewReader = RedisViewReader(api, Keys(settings.redis.prefix))
+        keys = Keys(settings.redis.prefix)
+        store: StatusStore = RedisStatusStore(redis, keys, GENERATION)
+        reader: ViewReader = RedisViewReader(api, keys)
+        generations: Generations = RedisGenerations(redis, keys)
+        lease = Lease(redis, keys.rebuild_lease, 5.0)
         assert await store.save([Write(state, -1)]) == set()
         assert await reader.read(GENERATION, state.deployment_id, state.owner or "", False)
         server.stop()  # type: ignore[attr-defined]
@@ -184,6 +199,19 @@ async def test_a_stopped_redis_is_store_unavailable(stopped_redis) -> None:
             lambda: reader.count([Budget("k", 1, 1000)]),
             lambda: reader.owned(GENERATION, "u"),
             reader.ping,
+            generations.current,
+            generations.building,
+            lambda: generations.begin("rebuild", {0: 1}),
+            lambda: generations.promote(GENERATION),
+            lambda: generations.abandon(GENERATION),
+            lambda: generations.advance(GENERATION, {0: 1}),
+            lambda: generations.applied(GENERATION),
+            generations.stale,
+            lambda: generations.delete(GENERATION),
+            lease.acquire,
+            lease.holder,
+            lease.renew,
+            lease.release,
         ]
         for call in calls:
             with pytest.raises(StoreUnavailable):
@@ -227,3 +255,103 @@ async def test_every_position_advance_is_announced_saying_whether_the_document_c
         Change(deployment_id, owner, 1, document_changed=True),
         Change(deployment_id, owner, 2, document_changed=False),
     ]
+
+
+async def test_a_build_is_registered_once_and_promoted_only_while_it_is_the_one(
+    generations: Generations,
+) -> None:
+    """begin() refuses while a build is registered; promote() serves the build it names and
+    nothing else, returning the generation it replaced ('' for none)."""
+    assert await generations.current() is None and await generations.building() is None
+    first = await generations.begin("projectors", {0: 3, 1: 0})
+    assert first is not None
+    assert await generations.begin("rebuild", {}) is None
+    assert await generations.building() == first
+    assert not first.caught_up({0: 2}) and first.caught_up({0: 3})
+
+    assert await generations.promote("g-other") is None
+    assert await generations.promote(first.generation) == ""
+    assert await generations.current() == first.generation
+    assert await generations.building() is None
+
+    second = await generations.begin("rebuild", {})
+    assert second is not None and second.builder == "rebuild"
+    await generations.abandon("g-other")  # not the one being built: nothing happens
+    assert await generations.building() == second
+    await generations.abandon(second.generation)
+    assert await generations.building() is None
+    assert await generations.promote(second.generation) is None
+    assert await generations.current() == first.generation
+
+
+async def test_applied_offsets_never_move_backwards(generations: Generations) -> None:
+    """advance() records the next offset per partition, ignoring any lower than stored."""
+    await generations.advance(GENERATION, {0: 5, 1: 2})
+    await generations.advance(GENERATION, {0: 3, 1: 4, 2: 1})
+    await generations.advance(GENERATION, {})
+    assert await generations.applied(GENERATION) == {0: 5, 1: 4, 2: 1}
+
+
+async def test_a_generation_neither_served_nor_built_is_stale_and_deleted(
+    generations: Generations, redis: RedisClient, settings: Settings
+) -> None:
+    """stale() lists a generation with keys that is neither served nor being built; delete()
+    removes its keys, and it is no longer listed."""
+    served = await generations.begin("projectors", {})
+    assert served is not None and await generations.promote(served.generation) == ""
+    old = await generations.begin("rebuild", {})
+    assert old is not None
+    await generations.abandon(old.generation)
+    await generations.advance(old.generation, {0: 1})
+    stale_store = RedisStatusStore(redis, Keys(settings.redis.prefix), old.generation)
+    assert await stale_store.save([Write(created(), -1), Write(created(), -1)]) == set()
+
+    assert await generations.stale() == [old.generation]
+    assert await generations.delete(old.generation) == 3  # two deployments, the applied hash
+    assert await generations.stale() == []
+    assert await generations.applied(old.generation) == {}
+    assert await generations.current() == served.generation
+
+
+async def test_a_lease_has_one_holder_until_released_or_expired(
+    redis: RedisClient, settings: Settings
+) -> None:
+    """A second contender is refused and told who holds it; only the holder renews and
+    releases it; an expired lease can be taken by another."""
+    key = Keys(settings.redis.prefix).rebuild_lease
+    first, second = Lease(redis, key, 5.0), Lease(redis, key, 0.2)
+    assert await first.acquire()
+    assert not await second.acquire()
+    assert await second.holder() == first.token
+    assert not await second.renew()
+    await second.release()  # not the holder's: nothing happens
+    assert await first.renew()
+    await first.release()
+    assert await first.holder() is None
+
+    assert await second.acquire()
+    await asyncio.sleep(0.4)
+    assert not await second.renew()  # expired
+    assert await first.acquire()
+    await first.release()
+
+
+async def test_the_generations_and_lease_scripts_are_loaded_again(
+    generations: Generations, redis: RedisClient, settings: Settings
+) -> None:
+    """After SCRIPT FLUSH (as after a Redis restart) begin, advance, promote, renew and
+    release work."""
+    lease = Lease(redis, Keys(settings.redis.prefix).rebuild_lease, 5.0)
+    await redis.script_flush()
+    build = await generations.begin("projectors", {})
+    assert build is not None
+    await redis.script_flush()
+    await generations.advance(build.generation, {0: 1})
+    await redis.script_flush()
+    assert await generations.promote(build.generation) == ""
+    assert await lease.acquire()
+    await redis.script_flush()
+    assert await lease.renew()
+    await redis.script_flush()
+    await lease.release()
+    assert await lease.holder() is None

@@ -7,13 +7,13 @@ from collections.abc import Iterable
 
 from deploystatus.settings import Settings
 from deploystatus.view.client import create_redis
+from deploystatus.view.generations import RedisGenerations
 from deploystatus.view.keys import DOCUMENT, STATE, Keys
 from events.models import Event
 from projector.core.document import render
 from projector.core.fold import apply
 from projector.core.state import DeploymentState
 from projector.core.stored_state import from_stored
-from projector.generations import Generations
 from support.waiting import WAIT_SECONDS, wait_for
 
 
@@ -32,7 +32,7 @@ def expected_documents(events: Iterable[Event]) -> dict[str, bytes | None]:
 async def serve_empty_generation(settings: Settings) -> str:
     """Make Redis serve a new, empty generation, as projectors do on an empty log."""
     async with create_redis(settings) as redis:
-        generations = Generations(redis, Keys(settings.redis.prefix))
+        generations = RedisGenerations(redis, Keys(settings.redis.prefix))
         build = await generations.begin("projectors", {})
         assert build is not None
         assert await generations.promote(build.generation) is not None
@@ -64,7 +64,7 @@ async def stored_documents(
 async def active_generation(settings: Settings) -> str | None:
     """The served generation, else the one being built."""
     async with create_redis(settings) as redis:
-        generations = Generations(redis, Keys(settings.redis.prefix))
+        generations = RedisGenerations(redis, Keys(settings.redis.prefix))
         build = await generations.building()
         return await generations.current() or (build.generation if build else None)
 
@@ -97,5 +97,5 @@ async def applied_total(settings: Settings) -> int:
     if generation is None:
         return 0
     async with create_redis(settings) as redis:
-        applied = await Generations(redis, Keys(settings.redis.prefix)).applied(generation)
+        applied = await RedisGenerations(redis, Keys(settings.redis.prefix)).applied(generation)
     return sum(applied.values())

@@ -10,6 +10,7 @@ TEST_KAFKA_BOOTSTRAP_SERVERS does the same for an existing Kafka cluster.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -84,3 +85,19 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("fault suite")
         for figures in FAULT_REPORT:
             terminalreporter.write_line("  ".join(f"{k}={v}" for k, v in figures.items()))
+    # Skipped browser tests are said aloud: a machine without Chromium must not pass unnoticed.
+    browser_skips = Counter(
+        _skip_reason(report)
+        for report in terminalreporter.stats.get("skipped", [])
+        if report.nodeid.startswith("tests/browser/")
+    )
+    if browser_skips:
+        terminalreporter.section("browser tests")
+        for reason, count in browser_skips.items():
+            terminalreporter.write_line(f"{count} skipped: {reason}")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")

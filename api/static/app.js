@@ -374,6 +374,13 @@
     return value === null || value === undefined ? "—" : String(value);
   }
 
+  // Ids shortened to their first characters, the whole in the cell's tooltip.
+  function idCell(value) {
+    const whole = text(value);
+    const shown = whole.length > 13 ? whole.slice(0, 12) + "…" : whole;
+    return element("td", { className: "mono", text: shown, title: whole });
+  }
+
   function renderDetail(doc) {
     state.openDocument = doc;
     view.detailMessage.textContent = "";
@@ -392,12 +399,12 @@
         element(
           "tr",
           {},
-          element("td", { className: "mono", text: text(replica.id) }),
+          idCell(replica.id),
           element("td", { text: text(replica.status) }),
-          element("td", { className: "mono", text: text(replica.node_id) }),
-          element("td", { className: "mono", text: text(replica.container_id) }),
-          element("td", { text: text(replica.started_at) }),
-          element("td", { text: text(replica.stopped_at) }),
+          idCell(replica.node_id),
+          idCell(replica.container_id),
+          element("td", {}, replica.started_at ? timeCell(replica.started_at, "") : "—"),
+          element("td", {}, replica.stopped_at ? timeCell(replica.stopped_at, "") : "—"),
         ),
       ),
     );

@@ -214,3 +214,31 @@ def test_short_secret_is_refused_at_startup(settings):
 
     with pytest.raises(ConfigurationError, match="JWT_SECRET is 5 bytes"):
         create_app(settings.replace(jwt_secret=SecretStr("short")))
+
+
+async def test_status_page_is_served_with_a_strict_content_security_policy(settings):
+    """/ui, its script and its style come from the package with a CSP that allows nothing but
+    the page's own files, no framing and no referrer; every API answer carries nosniff."""
+    async with running_api(settings) as client:
+        for path, media_type in (
+            ("/ui", "text/html"),
+            ("/ui/app.js", "text/javascript"),
+            ("/ui/style.css", "text/css"),
+        ):
+            answer = await client.get(path)
+            assert answer.status_code == 200, path
+            assert answer.headers["content-type"].startswith(media_type)
+            policy = answer.headers["content-security-policy"]
+            assert "default-src 'self'" in policy
+            assert "script-src 'self';" in policy
+            assert "frame-ancestors 'none'" in policy
+            assert "unsafe-inline" not in policy
+            assert answer.headers["referrer-policy"] == "no-referrer"
+        page = (await client.get("/ui")).text
+        assert "<script>" not in page
+        assert "style=" not in page
+        assert 'src="/ui/app.js"' in page
+        for path in ("/healthz", f"/status/{uuid.uuid4()}", "/status/watch"):
+            answer = await client.get(path)  # 200, 401, 401
+            assert answer.headers["x-content-type-options"] == "nosniff", path
+            assert answer.headers["x-frame-options"] == "DENY", path

@@ -9,6 +9,13 @@ and ends with a `deleted` event when the deployment is deleted. A client resumin
 `Last-Event-ID` gets the document again whenever the version differs: which document it
 holds is not known. Each stream re-reads the document when woken, so it sends the latest
 version, never a backlog: a slow client costs nothing to the others.
+
+The per-owner stream takes the `health=`/`status=` filters of `GET /status` (api.filters),
+with Kubernetes field-selector semantics: it sends the documents that match, `left` when one
+the client holds stops matching, and nothing of a deployment while it does not match. Its
+`Last-Event-ID` (`<deployment id>@<version>`) proves only which version of ONE deployment the
+client holds: a resumed stream sends the matching documents again, but that one's only once
+its version moves, and it sends `left`/`deleted` only for what the client is known to hold.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from api import responses
 from api.dependencies import Caller, CallerDep, State
 from api.exceptions import ViewNotReady
+from api.filters import FILTER_PARAMETERS, StatusFilter, UnknownFilterValue, filter_from_query
 from api.ids import canonical_uuid
 from api.schemas import ErrorDetail
 from api.state import AppState
@@ -83,17 +91,37 @@ WATCH_RESPONSES: dict[int | str, dict[str, object]] = {
     429: {"model": ErrorDetail, "description": "Too many open streams, or over the budget"},
     503: {"model": ErrorDetail, "description": "The status store is unreachable"},
 }
+OWNER_WATCH_RESPONSES: dict[int | str, dict[str, object]] = {
+    **WATCH_RESPONSES,
+    200: {
+        "content": {"text/event-stream": {}},
+        "description": "`status`, `version`, `left` and `deleted` events",
+    },
+    400: {"model": ErrorDetail, "description": "Unknown health or status (named)"},
+}
 
 
 @router.get(
     "/status/watch",
     summary="Live status of every deployment of the caller (Server-Sent Events)",
     response_class=StreamingResponse,
-    responses=WATCH_RESPONSES,
+    responses=OWNER_WATCH_RESPONSES,
+    # Read from the query string by api.filters, which takes repeated parameters too.
+    openapi_extra={"parameters": FILTER_PARAMETERS},
 )
-async def watch_all(caller: CallerDep, state: State) -> Response:
+async def watch_all(
+    request: Request,
+    caller: CallerDep,
+    state: State,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
     await state.reader.admit(caller.principal.user_id, caller.ip)
-    return _open_stream(state, caller, _owner_events(state, caller))
+    try:
+        wanted = filter_from_query(request.query_params)
+    except UnknownFilterValue as exc:
+        return responses.bad_parameter(str(exc))
+    events = _owner_events(state, caller, wanted, _resumed_from(last_event_id))
+    return _open_stream(state, caller, events)
 
 
 @router.get(
@@ -151,7 +179,7 @@ async def _deployment_events(
         while True:
             stored = await _reread(state, caller, deployment_id)
             if stored is None:
-                yield _event("deleted", orjson.dumps({"deployment_id": deployment_id}))
+                yield _event("deleted", _naming(deployment_id))
                 return
             event_id = str(stored.position)
             if event_id != sent_id:
@@ -162,30 +190,55 @@ async def _deployment_events(
             signal.take()
 
 
-async def _owner_events(state: AppState, caller: Caller) -> AsyncIterator[bytes]:
+async def _owner_events(
+    state: AppState, caller: Caller, wanted: StatusFilter, held: tuple[str, int] | None
+) -> AsyncIterator[bytes]:
+    """The owner's deployments that match ``wanted``: each current document, then `status`
+    when one changes or starts to match, `left` when one the client holds stops matching,
+    `deleted` when one it holds is deleted. ``held``: the deployment and version a resumed
+    client proves it holds (Last-Event-ID), not sent again while unchanged."""
     heartbeat, reader = state.watch_heartbeat_seconds, state.reader
     user_id = caller.principal.user_id
-    sent: dict[str, tuple[int, str]] = {}  # deployment id -> version and etag sent
+    # The deployments the client holds: id -> version and etag sent (None: not known).
+    sent: dict[str, tuple[int, str | None]] = {}
     with state.feed.watch_owner(user_id) as signal:
-        changed, everything = set(await reader.owned(user_id)), True
+        changed = set(await reader.owned(user_id))
+        if held is not None and held[0] in changed:
+            sent[held[0]] = held[1], None
         while True:
-            if everything:
-                changed |= set(await reader.owned(user_id)) | set(sent)
             for deployment_id in sorted(changed):
                 stored = await _reread(state, caller, deployment_id)
+                version, etag = sent.get(deployment_id, (None, None))
                 if stored is None:
-                    if sent.pop(deployment_id, None) is not None:
-                        body = orjson.dumps({"deployment_id": deployment_id})
-                        yield _event("deleted", body, deployment_id)
-                else:
-                    version, etag = sent.get(deployment_id, (None, None))
-                    if version != stored.position:
-                        event_id = f"{deployment_id}@{stored.position}"
-                        yield _update(stored, deployment_id, event_id, etag)
-                        sent[deployment_id] = (stored.position, stored.etag)
+                    if version is not None:
+                        del sent[deployment_id]
+                        yield _event("deleted", _naming(deployment_id), deployment_id)
+                elif stored.position == version:
+                    continue
+                # The same document as the client holds matched: only a new one is parsed.
+                elif stored.etag == etag or wanted.matches_document(stored.document):
+                    event_id = f"{deployment_id}@{stored.position}"
+                    yield _update(stored, deployment_id, event_id, etag)
+                    sent[deployment_id] = stored.position, stored.etag
+                elif version is not None:
+                    del sent[deployment_id]
+                    yield _event("left", _naming(deployment_id), deployment_id)
             while not await signal.wait_at_most(heartbeat):
                 yield b": keep-alive\n\n"
             changed, everything = signal.take()
+            if everything:
+                changed |= set(await reader.owned(user_id)) | set(sent)
+
+
+def _resumed_from(last_event_id: str | None) -> tuple[str, int] | None:
+    """The deployment and version of a per-owner stream's event id, `<deployment id>@<version>`;
+    ``None`` for anything else, such as the bare id of `left` and `deleted` events, which
+    prove nothing held (then the stream starts afresh)."""
+    deployment_id, _, version = (last_event_id or "").partition("@")
+    canonical_id = canonical_uuid(deployment_id)
+    if canonical_id is None or not (version.isascii() and version.isdigit()):
+        return None
+    return canonical_id, int(version)
 
 
 async def _reread(state: AppState, caller: Caller, deployment_id: str) -> StoredStatus | None:
@@ -211,6 +264,11 @@ def _update(
         version = {"deployment_id": deployment_id, "version": stored.position}
         return _event("version", orjson.dumps(version), event_id)
     return _event("status", stored.document, event_id)
+
+
+def _naming(deployment_id: str) -> bytes:
+    """The data of `deleted` and `left` events."""
+    return orjson.dumps({"deployment_id": deployment_id})
 
 
 def _event(name: str, data: bytes, event_id: str | None = None) -> bytes:

@@ -14,10 +14,10 @@ import uuid
 import httpx
 import orjson
 import pytest
-from httpx_sse import EventSource, ServerSentEvent
 from support.api import bearer, running_api
 from support.processes import run_cli, running_projector
 from support.publishing import publish, replica_change
+from support.sse import next_event, stream
 from support.topics import read_topic
 from support.view import served_generation, stored_documents, wait_for_view
 from support.waiting import wait_for
@@ -30,23 +30,6 @@ from deploystatus.view.keys import POSITION, Keys
 from devtools.devstack import free_port
 from events import new_event
 from events.publisher import EventPublisher
-
-
-@contextlib.asynccontextmanager
-async def stream(client: httpx.AsyncClient, path: str, headers: dict[str, str]):
-    """The events of an SSE response as an async iterator (the response must be 200)."""
-    async with client.stream("GET", path, headers=headers) as response:
-        assert response.status_code == 200, await response.aread()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        yield EventSource(response).aiter_sse()
-
-
-async def next_event(events, name: str = "status", patience: float = 30) -> ServerSentEvent:
-    async with asyncio.timeout(patience):
-        async for event in events:
-            if event.event == name:
-                return event
-    raise AssertionError("the stream ended")
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ with Kubernetes field-selector semantics: it sends the documents that match, `le
 the client holds stops matching, and nothing of a deployment while it does not match. Its
 `Last-Event-ID` (`<deployment id>@<version>`) proves only which version of ONE deployment the
 client holds: a resumed stream sends the matching documents again, but that one's only once
-its version moves, and it sends `left`/`deleted` only for what the client is known to hold.
+its version moves (and `left` if it stopped matching meanwhile). Which other deployments the
+client holds is not known, so what left or was deleted while it was away is not announced: a
+client that must drop those re-lists with `GET /status`.
 """
 
 from __future__ import annotations

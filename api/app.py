@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import logfilter, openapi, responses, routes, watch
+from api import lists, logfilter, openapi, responses, routes, watch
 from api.auth import TokenVerifier
 from api.document_cache import DocumentCache
 from api.exceptions import NotAuthenticated, RateLimited, ViewNotReady
@@ -30,6 +30,7 @@ from deploystatus.settings import Settings
 from deploystatus.view.client import WATCH_READS, RedisClient, create_redis
 from deploystatus.view.errors import StoreUnavailable
 from deploystatus.view.keys import Keys
+from deploystatus.view.lists import RedisListReader
 from deploystatus.view.reads import RedisViewReader
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ def create_app(
         generation.on_change = generation_switched
         app.state.api = AppState(
             reader=StatusReader(view, generation, limiter, cache),
+            lister=lists.Lister(
+                RedisListReader(redis, Keys(settings.redis.prefix)), generation, limiter
+            ),
             verifier=verifier,
             feed=feed,
             stream_slots=StreamSlots(
@@ -97,10 +101,14 @@ def create_app(
     app.include_router(watch.router)
     app.include_router(routes.router)
     app.include_router(ui_router())
+    app.add_route(lists.LIST_PATH, lists.list_status, methods=["GET"], include_in_schema=False)
     openapi.add_operations(
         app,
-        {routes.STATUS_PATH: {"get": routes.STATUS_OPERATION}},
-        models=routes.STATUS_MODELS,
+        {
+            routes.STATUS_PATH: {"get": routes.STATUS_OPERATION},
+            lists.LIST_PATH: {"get": lists.list_operation(routes.STATUS_OPERATION["security"][0])},
+        },
+        models=(*routes.STATUS_MODELS, *lists.LIST_MODELS),
         security_schemes=routes.BEARER_SCHEME,
     )
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)

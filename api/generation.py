@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from api.exceptions import ViewNotReady
 from deploystatus.view.errors import StoreUnavailable
 from deploystatus.view.store import ViewReader
 
@@ -35,6 +36,15 @@ class GenerationCache:
             self.current = generation
             if self.on_change is not None:
                 self.on_change()
+
+    async def served(self) -> str:
+        """The served generation; raises ViewNotReady while there is none."""
+        if self.current is None:
+            # Only while nothing is served: ask Redis now rather than wait for the refresh.
+            await self.refresh()
+        if self.current is None:
+            raise ViewNotReady("no generation of the view is served yet")
+        return self.current
 
     async def start(self) -> None:
         await self._refresh_quietly()

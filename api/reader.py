@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from api.auth import Principal
 from api.document_cache import DocumentCache
-from api.exceptions import ViewNotReady
 from api.generation import GenerationCache
 from api.ratelimit import RateLimiter
 from deploystatus.view.errors import StoreUnavailable
@@ -77,12 +76,7 @@ class StatusReader:
         self._limiter.verdict(await self._view.count(self._limiter.budgets(user_id, client_ip)))
 
     async def _served_generation(self) -> str:
-        if self._generation.current is None:
-            # Only while nothing is served: ask Redis now rather than wait for the refresh.
-            await self._generation.refresh()
-        if self._generation.current is None:
-            raise ViewNotReady("no generation of the view is served yet")
-        return self._generation.current
+        return await self._generation.served()
 
     async def ready(self) -> bool:
         """Redis answers and serves a generation of the view."""

@@ -27,6 +27,11 @@ def bad_parameter(detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=400)
 
 
+def owner_needs_scope() -> JSONResponse:
+    """``owner=`` without the operator scope, whatever its value."""
+    return JSONResponse({"detail": "owner= needs the status:read:any scope"}, status_code=403)
+
+
 def offset_not_applied(deployment_id: str, wanted: int, applied: int | None) -> JSONResponse:
     shown = "none" if applied is None else str(applied)
     return JSONResponse(
@@ -83,3 +88,9 @@ def view_not_ready() -> JSONResponse:
         status_code=503,
         headers={"Retry-After": "5"},
     )
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` value (``*``, a list, weak forms) names ``etag``."""
+    candidates = (tag.strip().removeprefix("W/").strip('"') for tag in if_none_match.split(","))
+    return any(tag in ("*", etag) for tag in candidates)

@@ -62,7 +62,7 @@ async def get_status(request: Request) -> Response:
         **_CACHE_HEADERS,
     }
     if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and _etag_matches(if_none_match, stored.etag):
+    if if_none_match is not None and responses.etag_matches(if_none_match, stored.etag):
         return Response(status_code=304, headers=headers)
     return Response(stored.document, media_type="application/json", headers=headers)
 
@@ -160,8 +160,3 @@ async def readyz(reader: Reader) -> Response:
     return JSONResponse(
         {"detail": "Redis is unreachable or the view is being built"}, status_code=503
     )
-
-
-def _etag_matches(if_none_match: str, etag: str) -> bool:
-    candidates = (tag.strip().removeprefix("W/").strip('"') for tag in if_none_match.split(","))
-    return any(tag in ("*", etag) for tag in candidates)

@@ -54,3 +54,27 @@ class StatusDocument(_Schema):
 
 class ErrorDetail(_Schema):
     detail: str
+
+
+class StatusListItem(_Schema):
+    deployment_id: str
+    name: str
+    status: DeploymentStatus
+    health: Literal["healthy", "degraded", "unhealthy"]
+    target_replicas: int
+    running_replicas: int
+    updated_at: str
+
+
+class HealthCounts(_Schema):
+    healthy: int
+    degraded: int
+    unhealthy: int
+
+
+class StatusList(_Schema):
+    """A page of the caller's deployments, worst health first, then by name, then id."""
+
+    items: list[StatusListItem]
+    counts: HealthCounts
+    next_cursor: str | None

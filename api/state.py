@@ -13,13 +13,15 @@ from api.auth import TokenVerifier
 from api.notifications import ChangeFeed
 from api.reader import StatusReader
 
-if TYPE_CHECKING:  # api.watch reads this state through the dependencies
+if TYPE_CHECKING:  # api.watch and api.lists read this state through the dependencies
+    from api.lists import Lister
     from api.watch import StreamSlots
 
 
 @dataclass(frozen=True, slots=True)
 class AppState:
     reader: StatusReader
+    lister: Lister  # pages of the owners' lists (GET /status)
     verifier: TokenVerifier
     feed: ChangeFeed
     stream_slots: StreamSlots

@@ -37,7 +37,7 @@ from projector.core.state import DeploymentState
 from projector.dead_letters import DeadLetters
 from projector.decoding import Batch, decode_batch
 from projector.exceptions import ConflictNotResolved
-from projector.fanout import Fanout, FanoutBatch, index_entry_changed
+from projector.fanout import Fanout, FanoutBatch
 from projector.rebalances import OnAssigned, Rebalances
 from projector.retry import retry
 from projector.rollbacks import realign
@@ -311,7 +311,7 @@ class Projector:
     ) -> None:
         pending = records
         for _ in range(CONFLICT_ROUNDS):
-            stored, cached = await self._load(pending)
+            stored = await self._load(pending)
             writes = []
             folded: dict[str, Write] = {}
             fan_out: list[Write] = []
@@ -320,8 +320,7 @@ class Projector:
                 before = stored[deployment_id]
                 after = fold_records(before, deployment_records)
                 if after is not None and after is not before:
-                    index = deployment_id not in cached or index_entry_changed(before, after)
-                    write = Write(after, before.position if before else -1, index)
+                    write = Write(after, before.position if before else -1)
                     writes.append(write)
                     folded[deployment_id] = write
                 elif before is not None:
@@ -363,9 +362,8 @@ class Projector:
 
     async def _load(
         self, pending: dict[str, list[tuple[int, Decoded]]]
-    ) -> tuple[dict[str, DeploymentState | None], set[str]]:
-        """States to fold into: the ones this process wrote last, else Redis's; and which
-        deployments' came from the former."""
+    ) -> dict[str, DeploymentState | None]:
+        """States to fold into: the ones this process wrote last, else Redis's."""
         states: dict[str, DeploymentState | None] = {}
         missing = []
         for deployment_id in pending:
@@ -374,10 +372,9 @@ class Projector:
                 missing.append(deployment_id)
             else:
                 states[deployment_id] = cached
-        from_cache = set(states)
         if missing:
             states.update(await self._store.load(missing))
-        return states, from_cache
+        return states
 
     async def _commit(self, next_offsets: dict[TopicPartition, int]) -> None:
         offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in next_offsets.items()}

@@ -1,7 +1,7 @@
 """What follows a successful write, before the offsets are committed: the per-owner index
-that `GET /status/watch` reads, and the status changelog topic. Both are idempotent, so a
-redelivered batch repeats them harmlessly. (The change notification itself is published by
-the store's write script, atomically with the write.)"""
+that `GET /status` and `GET /status/watch` read, and the status changelog topic. Both are
+idempotent, so a redelivered batch repeats them harmlessly. (The change notification itself
+is published by the store's write script, atomically with the write.)"""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ class FanoutBatch:
     def __init__(self, store: StatusStore, changelog: Changelog | None) -> None:
         self._store = store
         self._records = changelog.records() if changelog is not None else None
-        # deployment id -> (its state as written, whether its index entry may be stale)
-        self._written: dict[str, tuple[DeploymentState, bool]] = {}
+        # deployment id -> its state as written (each write changes its list entry: its
+        # updated_at at least)
+        self._written: dict[str, DeploymentState] = {}
         self._resend = False
 
     async def add(self, writes: Iterable[Write]) -> None:
@@ -42,7 +43,7 @@ class FanoutBatch:
             state = write.state
             if not state.created:
                 continue  # never created: nothing to index or log yet
-            self._written[state.deployment_id] = (state, write.index)
+            self._written[state.deployment_id] = state
             if self._records is not None:
                 await self._records.add(state.deployment_id, write.document, state.position)
 
@@ -51,14 +52,14 @@ class FanoutBatch:
         called again after it raised: the changelog's records are then produced anew."""
         if not self._written:
             return
-        await self._store.index_owners(state for state, index in self._written.values() if index)
+        await self._store.index_owners(self._written.values())
         records = self._records
         if records is None:
             return
         if self._resend:
             # The documents of the records whose acks failed went with their writes: render
             # them again from the states (the same bytes; the latest record per key counts).
-            for deployment_id, (state, _) in self._written.items():
+            for deployment_id, state in self._written.items():
                 await records.add(deployment_id, render(state), state.position)
             self._resend = False
         try:
@@ -66,11 +67,3 @@ class FanoutBatch:
         except BaseException:
             self._resend = True
             raise
-
-
-def index_entry_changed(before: DeploymentState | None, after: DeploymentState) -> bool:
-    """Whether the owner index's entry for the deployment differs between the states. Only
-    to be asked of a state this process wrote last (cached), whose index entry its own
-    fan-out has written or is writing; any other state's may have been lost with a crash
-    between a write and its fan-out, and is written again (``Write.index``)."""
-    return before is None or before.owner != after.owner or before.served != after.served

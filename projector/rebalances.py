@@ -41,8 +41,7 @@ class Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
             except Exception:
                 # Not committed: the partitions' next owner redoes the batch (and skips what
                 # was written, by position). Stopping or a real fault shows in the loop too.
-                # The cache goes whole: its states' fan-out may not have happened, and a
-                # cached state is trusted to have been fanned out (see fanout.index_entry_changed).
+                # The cache goes whole: its states' fan-out may not have happened.
                 log.exception("the last batch could not be committed before the rebalance")
                 self._cache.clear()
             self._cache.drop_partitions({tp.partition for tp in revoked})

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from deploystatus.view import keys as fields
+from deploystatus.view import lists
 from deploystatus.view import store as seam
 from deploystatus.view.changes import SAME_DOCUMENT, change_message
 from deploystatus.view.client import RedisClient, is_cluster, ping_every_node
@@ -24,6 +25,7 @@ from deploystatus.view.scripts import LuaScript, run_scripts
 from projector.core.document import etag, render
 from projector.core.state import DeploymentState
 from projector.core.stored_state import from_stored, to_stored
+from projector.core.summary import list_item
 from projector.exceptions import ViewLost
 
 # Deployments per round trip: a write carries a state and a document (kilobytes each), so a
@@ -32,7 +34,8 @@ CHUNK = 1_000
 T = TypeVar("T")
 
 # ARGV: expected position, new position, state, document ('' = not served), owner, etag,
-# change channel ('' = none), change message (see deploystatus.view.changes)
+# change channel ('' = none), change message (see deploystatus.view.changes). Returns 1, or
+# the previous owner when the owner changed; 0 on a conflict, -1 if the hash vanished.
 SAVE = LuaScript(
     f"""
 local current = redis.call('HGET', KEYS[1], '{fields.POSITION}') or '-1'
@@ -57,6 +60,18 @@ if ARGV[7] ~= '' then
     redis.call('PUBLISH', ARGV[7], ARGV[8])
   end
 end
+-- A new owner: the earlier one's list must drop the deployment (view.lists), even if the
+-- fan-out of this write is lost with a crash, so the hash keeps that owner until replaced.
+if ARGV[5] ~= '' then
+  local listed = redis.call('HGET', KEYS[1], '{fields.LISTED}')
+  if listed ~= ARGV[5] then
+    redis.call('HSET', KEYS[1], '{fields.LISTED}', ARGV[5])
+    if listed then
+      redis.call('HSET', KEYS[1], '{fields.UNLIST}', listed)
+      return listed
+    end
+  end
+end
 return 1
 """
 )
@@ -67,13 +82,11 @@ class Write:
     rendered once here for the store and the changelog alike. Treated as a value; a plain
     slotted class rather than a frozen dataclass, whose setters cost per write."""
 
-    __slots__ = ("document", "etag", "expected", "index", "state")
+    __slots__ = ("document", "etag", "expected", "state")
 
-    def __init__(self, state: DeploymentState, expected: int, index: bool = True) -> None:
+    def __init__(self, state: DeploymentState, expected: int) -> None:
         self.state = state
         self.expected = expected  # the position the state was folded from; -1 for a new one
-        # Whether the owner index may not hold this deployment as it is now (see Fanout).
-        self.index = index
         document = render(state)
         self.document: bytes | None = document  # None: not served (see ``render``)
         self.etag = etag(document) if document is not None else ""
@@ -102,6 +115,9 @@ class RedisStatusStore:
         # Where change notifications go ('' = nowhere): the served generation's writers set
         # it; a rebuild sets it once its generation is served.
         self.notify_channel = notify_channel
+        # Deployment id -> an earlier owner whose list may still hold it (SAVE's reply, or
+        # the hash's UNLIST read by a load), until the fan-out has removed it there.
+        self._unlist: dict[str, str] = {}
 
     async def load(self, deployment_ids: Sequence[str]) -> dict[str, DeploymentState | None]:
         """The stored states of these deployments (``None`` for unknown ones)."""
@@ -111,10 +127,12 @@ class RedisStatusStore:
                 pipe = self._redis.pipeline(transaction=False)
                 for deployment_id in chunk:
                     key = self._keys.deployment(self.generation, deployment_id)
-                    pipe.hmget(key, [fields.STATE, fields.DOCUMENT])
+                    pipe.hmget(key, [fields.STATE, fields.DOCUMENT, fields.UNLIST])
                 replies = await pipe.execute()
-            for deployment_id, (raw, document) in zip(chunk, replies, strict=True):
+            for deployment_id, (raw, document, unlist) in zip(chunk, replies, strict=True):
                 states[deployment_id] = from_stored(raw, document) if raw is not None else None
+                if unlist is not None:
+                    self._unlist[deployment_id] = unlist.decode()
         return states
 
     async def save(self, writes: Sequence[Write]) -> set[str]:
@@ -132,6 +150,9 @@ class RedisStatusStore:
             results += await run_scripts(self._redis, (SAVE,), queue, "save states")
         if -1 in results:
             raise ViewLost(f"documents of generation {self.generation} vanished from Redis")
+        for write, result in zip(writes, results, strict=True):
+            if isinstance(result, bytes):
+                self._unlist[write.state.deployment_id] = result.decode()
         return {w.state.deployment_id for w, ok in zip(writes, results, strict=True) if not ok}
 
     def _save_call(self, write: Write) -> tuple[str, list[str | bytes | int]]:
@@ -149,18 +170,38 @@ class RedisStatusStore:
         return self._keys.deployment(self.generation, state.deployment_id), args
 
     async def index_owners(self, states: Iterable[DeploymentState]) -> None:
-        """Keep each owner's set of served deployments (read by `GET /status/watch`)."""
-        with translate_errors("index owners"):
-            pipe = self._redis.pipeline(transaction=False)
-            for state in states:
-                if state.owner is None:
-                    continue
-                key = self._keys.owned(self.generation, state.owner)
-                if state.served:
-                    pipe.sadd(key, state.deployment_id)
-                else:
-                    pipe.srem(key, state.deployment_id)
-            await pipe.execute()
+        """Keep each owner's list (``deploystatus.view.lists``) and set of served deployments
+        (read by `GET /status/watch`): one script call per owner, the calls in chunks."""
+        by_owner: dict[str, list[lists.Entry]] = {}
+        moved: list[tuple[str, str]] = []
+        for state in states:
+            if state.owner is None:
+                continue
+            deployment_id, position = state.deployment_id, state.position
+            if state.served:
+                health, item = list_item(state)
+                entry = lists.listed(
+                    deployment_id, position, health, state.status or "", state.name or "", item
+                )
+            else:
+                entry = lists.Entry(deployment_id, position)
+            by_owner.setdefault(state.owner, []).append(entry)
+            earlier = self._unlist.get(deployment_id)
+            if earlier is not None:
+                moved.append((deployment_id, earlier))
+                if earlier != state.owner:
+                    by_owner.setdefault(earlier, []).append(lists.Entry(deployment_id, position))
+        groups = list(by_owner.items())
+        for chunk in _chunks(groups):
+
+            def queue(pipe: Any, chunk: Sequence[tuple[str, list[lists.Entry]]] = chunk) -> None:
+                for owner, entries in chunk:
+                    lists.queue_index(pipe, self._keys, self.generation, owner, entries)
+
+            await run_scripts(self._redis, (lists.INDEX,), queue, "index owners")
+        for deployment_id, earlier in moved:
+            if self._unlist.get(deployment_id) == earlier:
+                del self._unlist[deployment_id]
 
     @property
     def spans_nodes(self) -> bool:

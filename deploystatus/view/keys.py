@@ -11,6 +11,12 @@ rebuild fills a new generation while the old one is read, and the switch is one 
 - ``<prefix>:<gen>:applied``     hash partition -> next offset applied into that generation
 - ``<prefix>:<gen>:dep:{<id>}``  one deployment's hash (fields below)
 - ``<prefix>:<gen>:owner:{<user>}``  set of the served deployments a user owns
+- ``<prefix>:<gen>:list:{<user>}``   sorted set: a user's served deployments as list entries,
+  in the order of ``GET /status`` (``view.lists``)
+- ``<prefix>:<gen>:list-status:{<user>}``  the same entries, each behind its status
+- ``<prefix>:<gen>:listed:{<user>}`` hash deployment id -> where its entry is, and the
+  position that wrote it (``view.lists``)
+- ``{<prefix>}:cursor-key``      the key authenticating the list's cursors (``view.lists``)
 - ``<prefix>:changes``           pub/sub channel: a message per write (``view.changes``)
 - ``<prefix>:rl:user:{<user>}``  the API's request counter of a user (``api.ratelimit``)
 - ``<prefix>:rl:ip:{<address>}`` the API's request counter of a client address
@@ -29,6 +35,8 @@ POSITION = "pos"  # offset of the last record folded in; the compare-and-set ver
 DOCUMENT = "doc"  # the status document's bytes, exactly as served; absent when not served
 OWNER = "owner"  # the owner's user id; absent when not served
 ETAG = "etag"  # validator of DOCUMENT
+LISTED = "listed"  # the owner whose list holds the deployment's entry (view.lists)
+UNLIST = "unlist"  # an earlier owner whose list may still hold it, until the fan-out removes it
 
 
 class Keys:
@@ -39,6 +47,7 @@ class Keys:
         self.building = f"{tag}:building"
         self.rebuild_lease = f"{tag}:rebuild-lease"
         self.generations = f"{tag}:generations"
+        self.cursor_key = f"{tag}:cursor-key"
         self.changes = f"{prefix}:changes"  # pub/sub channel, see the module docstring
 
     def deployment(self, generation: str, deployment_id: str) -> str:
@@ -56,6 +65,18 @@ class Keys:
     def owned(self, generation: str, user_id: str) -> str:
         """Set of the deployment ids a user owns and that are served."""
         return f"{self.prefix}:{generation}:owner:{{{user_id}}}"
+
+    def listing(self, generation: str, user_id: str) -> str:
+        """Sorted set of a user's list entries (``view.lists``)."""
+        return f"{self.prefix}:{generation}:list:{{{user_id}}}"
+
+    def listing_by_status(self, generation: str, user_id: str) -> str:
+        """Sorted set of a user's list entries, each behind its status (``view.lists``)."""
+        return f"{self.prefix}:{generation}:list-status:{{{user_id}}}"
+
+    def listed(self, generation: str, user_id: str) -> str:
+        """Hash of where each of a user's list entries is (``view.lists``)."""
+        return f"{self.prefix}:{generation}:listed:{{{user_id}}}"
 
     def applied(self, generation: str) -> str:
         return f"{self.prefix}:{generation}:applied"

@@ -78,7 +78,8 @@ class StatusStore(Protocol[StateT, WriteT]):
         ...
 
     async def index_owners(self, states: Iterable[StateT]) -> None:
-        """Keep each owner's set of served deployments."""
+        """Keep each owner's set of served deployments and list (``view.lists``) up to
+        date with ``states``; idempotent, and an older state never replaces a newer one."""
         ...
 
     async def positions(self, deployment_ids: Sequence[str]) -> dict[str, int]:
@@ -174,4 +175,38 @@ class Generations(Protocol):
 
     async def delete(self, generation: str) -> int:
         """Remove a generation's keys without stalling Redis; returns how many went."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """A page of an owner's list: the healths and statuses it may show (empty: any), where
+    it starts (the key of the last entry of the previous page, exclusive), its length."""
+
+    healths: frozenset[str] = frozenset()
+    statuses: frozenset[str] = frozenset()
+    after: bytes | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[bytes]  # the list items' JSON, in order
+    counts: dict[str, int]  # health -> the owner's deployments of that health, unfiltered
+    last_key: bytes | None  # the key to continue after; None when this is the last page
+
+
+class ListReader(Protocol):
+    """What the API reads for ``GET /status``: a page of an owner's list (the projector's
+    per-owner index, ``deploystatus.view.lists``) with the request's budgets counted in the
+    same round trip, and the key that authenticates cursors. Raises ``StoreUnavailable``."""
+
+    async def page(
+        self, generation: str, owner: str, query: PageQuery, budgets: Sequence[Budget]
+    ) -> tuple[list[int], Page]:
+        """Per budget 0 within it (else the ms until its window ends), and the page."""
+        ...
+
+    async def cursor_secret(self) -> bytes:
+        """The key shared by every API process (made by the first to ask)."""
         ...

@@ -355,3 +355,21 @@ async def test_the_generations_and_lease_scripts_are_loaded_again(
     await redis.script_flush()
     await lease.release()
     assert await lease.holder() is None
+
+
+async def test_verify_reads_every_document_and_finds_the_unknown_ones(
+    store: StatusStore, redis: RedisClient, settings: Settings
+) -> None:
+    """The audit reads give each deployment's document and position whoever owns it (None
+    and -1 for an unknown one), and the served deployments outside a known set."""
+    view = RedisViewReader(redis, Keys(settings.redis.prefix))
+    known, extra = created(), created()
+    unknown = str(uuid.uuid4())
+    assert await store.save([Write(known, -1), Write(extra, -1)]) == set()
+
+    found = await view.documents_and_positions(GENERATION, [known.deployment_id, unknown])
+    assert found == {
+        known.deployment_id: (Write(known, -1).document, 0),
+        unknown: (None, -1),
+    }
+    assert await view.served_except(GENERATION, {known.deployment_id}) == [extra.deployment_id]

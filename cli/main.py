@@ -1,4 +1,5 @@
-"""The ``deploystatus`` command: projector, api, publish, token, demo."""
+"""The ``deploystatus`` command: projector, api, publish, token, ls, watch, demo, and the
+rebuild tools."""
 
 from __future__ import annotations
 
@@ -121,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--token", help="bearer token (default: $DEPLOYSTATUS_TOKEN)")
     watch.add_argument("--url", help="API base URL (default: http://API_HOST:API_PORT)")
     watch.set_defaults(handler=_watch)
+
+    ls = commands.add_parser("ls", help="list your deployments, worst health first")
+    ls.add_argument("--health", help="any of, comma-separated: unhealthy,degraded,healthy")
+    ls.add_argument("--status", help="any of, comma-separated: pending,scheduled,running,...")
+    ls.add_argument("--token", help="bearer token (default: $DEPLOYSTATUS_TOKEN)")
+    ls.add_argument("--url", help="API base URL (default: http://API_HOST:API_PORT)")
+    ls.set_defaults(handler=_ls)
 
     token = commands.add_parser("token", help="mint a JWT for a user with JWT_SECRET")
     token.add_argument("--sub", required=True, type=_uuid, help="the user id (a uuid)")
@@ -285,6 +293,17 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if mismatches else 0
+
+
+def _ls(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.list_client import list_deployments
+
+    token = args.token or os.environ.get("DEPLOYSTATUS_TOKEN")
+    if not token:
+        print("deploystatus ls: give --token or set DEPLOYSTATUS_TOKEN", file=sys.stderr)
+        return 2
+    url = args.url or f"http://{settings.api.host}:{settings.api.port}"
+    return asyncio.run(list_deployments(url, token, args.health, args.status))
 
 
 def _watch(settings: Settings, args: argparse.Namespace) -> int:

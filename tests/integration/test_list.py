@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from support.api import bearer, running_api
+from support.processes import run_cli
 from support.waiting import wait_for
 
 from api.auth import READ_ANY_SCOPE, mint_token
@@ -381,3 +382,38 @@ async def test_another_generation_has_its_own_lists(
         return [item["deployment_id"] for item in items]
 
     await wait_for(listed, lambda ids: ids == [new], "the rebuilt generation's list")
+
+
+async def test_ls_prints_the_callers_table(
+    settings: Settings, view: View, api: httpx.AsyncClient
+) -> None:
+    """`deploystatus ls` walks every page through the API, filters as asked, and prints a
+    row per deployment, worst first, then the counts; a refused filter is exit 1."""
+    owner = str(uuid.uuid4())
+    await view.deployment(owner, "web", ("running",), target=2)
+    await view.deployment(owner, "db", ())
+    await view.deployment(owner, "api")
+    await view.deployment(str(uuid.uuid4()), "theirs", ())
+    token, url = mint_token(settings, owner), str(api.base_url)
+
+    listed = await run_cli(settings, "ls", "--url", url, "--token", token)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.decode().splitlines()
+    assert lines[0].split() == ["NAME", "HEALTH", "STATUS", "RUNNING", "UPDATED", "ID"]
+    assert [line.split()[:4] for line in lines[1:4]] == [
+        ["db", "unhealthy", "running", "0/1"],
+        ["web", "degraded", "running", "1/2"],
+        ["api", "healthy", "running", "1/1"],
+    ]
+    assert lines[4] == "3 listed; of all yours: healthy 1, degraded 1, unhealthy 1"
+
+    filtered = await run_cli(
+        settings, "ls", "--health", "degraded,unhealthy", "--url", url, "--token", token
+    )
+    assert [line.split()[0] for line in filtered.stdout.decode().splitlines()[1:-1]] == [
+        "db",
+        "web",
+    ]
+    refused = await run_cli(settings, "ls", "--status", "paused", "--url", url, "--token", token)
+    assert refused.returncode == 1
+    assert "unknown status 'paused'" in refused.stderr.decode()

@@ -52,6 +52,7 @@
     countsFromServer: false,
     nextCursor: null,
     lastEventId: null,
+    streamedBefore: false, // a stream of this session was open before: the next is a resume
     stream: null, // AbortController of the open stream
     retryMs: RETRY_MIN_MS,
     retryTimer: null,
@@ -121,6 +122,7 @@
     state.countsFromServer = false;
     state.nextCursor = null;
     state.lastEventId = null;
+    state.streamedBefore = false;
     state.retryMs = RETRY_MIN_MS;
     view.notice.textContent = "";
     render();
@@ -481,6 +483,14 @@
       if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
       setConnection("live", "live");
       state.retryMs = RETRY_MIN_MS;
+      // A resumed stream does not announce deployments that left or were deleted while it
+      // was away: the list is read again, and what it no longer holds goes.
+      if (state.streamedBefore) {
+        state.items.clear();
+        state.nextCursor = null;
+        loadPage(null, session);
+      }
+      state.streamedBefore = true;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       const parser = eventParser((event) => {
         if (session === state.session) handleEvent(event);

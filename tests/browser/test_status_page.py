@@ -4,6 +4,7 @@ names shown as text, a refused token back to sign-in."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import re
@@ -18,7 +19,7 @@ from support.publishing import publish, replica_change
 from support.view import wait_for_view
 
 from cli.samples import SimulatedDeployment, create_deployment
-from events.models import Event
+from events.models import Event, new_event
 
 pytestmark = pytest.mark.integration
 LIVE_SECONDS = 2  # the issue's bound: a published event shows within 2 s, without reload
@@ -250,6 +251,33 @@ async def test_a_cut_stream_shows_reconnecting_and_resumes_with_last_event_id(pa
     await expect(page.locator("#connection")).to_have_text("live")
     await expect(row(page, web)).to_have_count(1)
     assert resumed[1] == last_id
+
+
+async def test_a_deployment_deleted_while_the_stream_was_cut_goes_after_the_resume(page, stack):
+    """A resumed stream does not announce what was deleted while it was away: the page reads
+    the list again on the resume, and the deleted deployment's row goes."""
+    made = await deployments(stack, (stack.owner, "web", 1), (stack.owner, "gone", 1))
+    deleted_meanwhile = asyncio.Event()
+    streams: list[int] = []
+
+    async def cut_the_first_stream_hold_the_second(route) -> None:
+        streams.append(1)
+        if len(streams) == 1:
+            await route.fulfill(status=200, content_type="text/event-stream", body=": cut\n\n")
+            return
+        await deleted_meanwhile.wait()
+        await route.continue_()
+
+    await page.route("**/status/watch*", cut_the_first_stream_hold_the_second)
+    await page.goto(stack.url(f"/ui#token={stack.token()}"))
+    await expect(row(page, made["gone"])).to_have_count(1)  # from GET /status
+    await expect(page.locator("#connection")).to_have_text("reconnecting…")
+    deleted = new_event("deployment.deleted", made["gone"].deployment_id, {})
+    await publish_and_wait(stack, [deleted])
+    deleted_meanwhile.set()
+    await expect(page.locator("#connection")).to_have_text("live")
+    await expect(row(page, made["gone"])).to_have_count(0)
+    await expect(row(page, made["web"])).to_have_count(1)
 
 
 async def test_screenshot_of_the_page_on_demo_data(page, stack, tmp_path):

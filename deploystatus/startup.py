@@ -9,18 +9,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, RedisClusterException
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings
 from deploystatus.view.client import RedisClient
+from deploystatus.view.errors import DRIVER_ERRORS, UNREACHABLE_ERRORS
 
 EXIT_SETTING = 2  # a setting must change (or what holds a port must stop)
 EXIT_UNREACHABLE = 3  # a service did not answer: starting it, or waiting, may help
 # No Redis there (refused, silent, or something else answering), or it refused our login.
-REDIS_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, InvalidResponse)
+REDIS_UNREACHABLE = UNREACHABLE_ERRORS
 
 
 class CommandFailed(Exception):
@@ -131,7 +129,7 @@ async def reach_redis(redis: RedisClient, settings: Settings) -> None:
     """Redis answers a PING at REDIS_URL (or REDIS_CLUSTER_NODES)."""
     try:
         await redis.ping()
-    except (*REDIS_UNREACHABLE, RedisClusterException, OSError) as exc:
+    except (*REDIS_UNREACHABLE, *DRIVER_ERRORS) as exc:
         raise redis_unreachable(settings, exc) from exc
 
 

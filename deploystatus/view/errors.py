@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import InvalidResponse, RedisClusterException, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from deploystatus.view.fence import ServerChanged
 
 # What "Redis is not there" looks like from redis-py: its own errors, socket errors (and the
 # timeouts among them), and a cluster client that found no node to talk to.
 DRIVER_ERRORS = (RedisError, OSError, RedisClusterException)
+# What a client raises when nothing, or something that is not Redis, answers at its address.
+UNREACHABLE_ERRORS = (RedisConnectionError, RedisTimeoutError, InvalidResponse)
 
 
 class ViewError(Exception):

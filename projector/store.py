@@ -171,7 +171,7 @@ class RedisStatusStore:
 
     async def index_owners(self, states: Iterable[DeploymentState]) -> None:
         """Keep each owner's list (``deploystatus.view.lists``) and set of served deployments
-        (read by `GET /status/watch`): one script call per owner, the calls in chunks."""
+        (read by `GET /status/watch`): script calls of many owners, in chunks."""
         by_owner: dict[str, list[lists.Entry]] = {}
         moved: list[tuple[str, str]] = []
         for state in states:
@@ -191,12 +191,13 @@ class RedisStatusStore:
                 moved.append((deployment_id, earlier))
                 if earlier != state.owner:
                     by_owner.setdefault(earlier, []).append(lists.Entry(deployment_id, position))
-        groups = list(by_owner.items())
-        for chunk in _chunks(groups):
+        calls = lists.index_calls(self._redis, self._keys, self.generation, by_owner)
+        per_round_trip = max(1, CHUNK // lists.INDEX_GROUP)
+        for start in range(0, len(calls), per_round_trip):
 
-            def queue(pipe: Any, chunk: Sequence[tuple[str, list[lists.Entry]]] = chunk) -> None:
-                for owner, entries in chunk:
-                    lists.queue_index(pipe, self._keys, self.generation, owner, entries)
+            def queue(pipe: Any, chunk: list[Any] = calls[start : start + per_round_trip]) -> None:
+                for owners in chunk:
+                    lists.queue_index(pipe, self._keys, self.generation, owners)
 
             await run_scripts(self._redis, (lists.INDEX,), queue, "index owners")
         for deployment_id, earlier in moved:

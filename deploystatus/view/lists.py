@@ -24,6 +24,8 @@ import secrets
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from redis.asyncio import RedisCluster
+
 from deploystatus.view.client import RedisClient
 from deploystatus.view.errors import translate_errors
 from deploystatus.view.keys import Keys
@@ -43,38 +45,49 @@ SEPARATOR = b"\x00\x00"
 ID_BYTES = 36  # a canonical uuid
 # Past every member that starts with a given key: JSON never holds the byte 0xFF.
 PAST = b"\xff"
+# Deployments per index script call: the cost of a command spread over many, while one call
+# holds Redis for a short while only.
+INDEX_GROUP = 100
 
-# KEYS: the owner's set, listed hash, list, list by status. ARGV, five per deployment: id,
-# position, status letter ('' = not listed), member, length of the member's key.
+# KEYS, four per owner: the owner's set, listed hash, list, list by status. ARGV, per owner:
+# how many deployments, then five per deployment: id, position, status letter ('' = not
+# listed), member, length of the member's key.
 INDEX = LuaScript(
     """
-for i = 1, #ARGV, 5 do
-  local id, pos = ARGV[i], ARGV[i + 1]
-  local old = redis.call('HGET', KEYS[2], id)
-  local newer = true
-  if old then
-    local colon = string.find(old, ':', 1, true)
-    if tonumber(string.sub(old, 1, colon - 1)) >= tonumber(pos) then
-      newer = false
-    elseif #old > colon then
-      local letter, key = string.sub(old, colon + 1, colon + 1), string.sub(old, colon + 2)
-      redis.call('ZREMRANGEBYLEX', KEYS[3], '[' .. key, '(' .. key .. '\\255')
-      redis.call('ZREMRANGEBYLEX', KEYS[4], '[' .. letter .. key, '(' .. letter .. key .. '\\255')
+local a = 1
+for k = 1, #KEYS, 4 do
+  local owned, listed, list, by_status = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local last = a + 5 * tonumber(ARGV[a])
+  for i = a + 1, last, 5 do
+    local id, pos = ARGV[i], ARGV[i + 1]
+    local old = redis.call('HGET', listed, id)
+    local newer = true
+    if old then
+      local colon = string.find(old, ':', 1, true)
+      if tonumber(string.sub(old, 1, colon - 1)) >= tonumber(pos) then
+        newer = false
+      elseif #old > colon then
+        local letter, key = string.sub(old, colon + 1, colon + 1), string.sub(old, colon + 2)
+        redis.call('ZREMRANGEBYLEX', list, '[' .. key, '(' .. key .. '\\255')
+        redis.call('ZREMRANGEBYLEX', by_status, '[' .. letter .. key,
+                   '(' .. letter .. key .. '\\255')
+      end
+    end
+    if newer then
+      local letter, member = ARGV[i + 2], ARGV[i + 3]
+      if letter == '' then
+        redis.call('HSET', listed, id, pos .. ':')
+        redis.call('SREM', owned, id)
+      else
+        redis.call('ZADD', list, 0, member)
+        redis.call('ZADD', by_status, 0, letter .. member)
+        local key = string.sub(member, 1, tonumber(ARGV[i + 4]))
+        redis.call('HSET', listed, id, pos .. ':' .. letter .. key)
+        redis.call('SADD', owned, id)
+      end
     end
   end
-  if newer then
-    local letter, member = ARGV[i + 2], ARGV[i + 3]
-    if letter == '' then
-      redis.call('HSET', KEYS[2], id, pos .. ':')
-      redis.call('SREM', KEYS[1], id)
-    else
-      redis.call('ZADD', KEYS[3], 0, member)
-      redis.call('ZADD', KEYS[4], 0, letter .. member)
-      local key = string.sub(member, 1, tonumber(ARGV[i + 4]))
-      redis.call('HSET', KEYS[2], id, pos .. ':' .. letter .. key)
-      redis.call('SADD', KEYS[1], id)
-    end
-  end
+  a = last + 1
 end
 return 0
 """
@@ -141,22 +154,44 @@ def listed(
 
 
 def queue_index(
-    pipe: Any, keys: Keys, generation: str, owner: str, entries: Sequence[Entry]
+    pipe: Any, keys: Keys, generation: str, owners: Sequence[tuple[str, Sequence[Entry]]]
 ) -> None:
-    """Queue the update of ``owner``'s list with ``entries`` (one script call)."""
+    """Queue the update of these owners' lists with their entries, in one script call: on
+    a Redis Cluster, the owners' keys must all be in one slot."""
+    owner_keys: list[str] = []
     args: list[Any] = []
-    for entry in entries:
-        letter = LETTERS[entry.status] if entry.status is not None else ""
-        args += [entry.deployment_id, entry.position, letter, entry.member, entry.key_length]
-    pipe.evalsha(
-        INDEX.sha,
-        4,
-        keys.owned(generation, owner),
-        keys.listed(generation, owner),
-        keys.listing(generation, owner),
-        keys.listing_by_status(generation, owner),
-        *args,
-    )
+    for owner, entries in owners:
+        owner_keys += [
+            keys.owned(generation, owner),
+            keys.listed(generation, owner),
+            keys.listing(generation, owner),
+            keys.listing_by_status(generation, owner),
+        ]
+        args.append(len(entries))
+        for entry in entries:
+            letter = LETTERS[entry.status] if entry.status is not None else ""
+            args += [entry.deployment_id, entry.position, letter, entry.member, entry.key_length]
+    pipe.evalsha(INDEX.sha, len(owner_keys), *owner_keys, *args)
+
+
+def index_calls(
+    redis: RedisClient, keys: Keys, generation: str, by_owner: dict[str, list[Entry]]
+) -> list[list[tuple[str, list[Entry]]]]:
+    """The owners' updates grouped into script calls of about ``INDEX_GROUP`` deployments,
+    each call's owners in one slot on a Redis Cluster."""
+    cluster = redis if isinstance(redis, RedisCluster) else None
+    calls: list[list[tuple[str, list[Entry]]]] = []
+    open_calls: dict[int, tuple[list[tuple[str, list[Entry]]], list[int]]] = {}
+    for owner, entries in by_owner.items():
+        slot = cluster.keyslot(keys.owned(generation, owner)) if cluster is not None else 0
+        call, size = open_calls.get(slot) or open_calls.setdefault(slot, ([], [0]))
+        call.append((owner, entries))
+        size[0] += len(entries)
+        if size[0] >= INDEX_GROUP:
+            calls.append(call)
+            del open_calls[slot]
+    calls += [call for call, _ in open_calls.values()]
+    return calls
 
 
 def page_args(query: PageQuery) -> list[bytes | int]:

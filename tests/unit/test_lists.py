@@ -174,3 +174,17 @@ def test_the_view_knows_the_values_the_api_accepts() -> None:
 
     assert lists.HEALTHS == filters.HEALTHS
     assert lists.STATUSES == filters.STATUSES
+
+
+def test_index_updates_go_in_calls_of_about_a_hundred_deployments() -> None:
+    """Many owners share a script call (one command's cost spread over them); an owner's
+    entries are never split."""
+    from redis.asyncio import Redis
+
+    from deploystatus.view.keys import Keys
+
+    by_owner = {str(n): [lists.Entry(str(n), 1)] for n in range(250)}
+    by_owner["big"] = [lists.Entry(str(n), 1) for n in range(150)]
+    calls = lists.index_calls(Redis(), Keys("p"), "g", by_owner)
+    assert [sum(len(entries) for _, entries in call) for call in calls] == [100, 100, 200]
+    assert sorted(owner for call in calls for owner, _ in call) == sorted(by_owner)

@@ -12,7 +12,7 @@ from bench.scenarios.footprint import Footprint
 from bench.scenarios.freshness import Freshness
 from bench.scenarios.freshness_floor import Floor
 from bench.scenarios.projector_bench import ProjectorResults
-from bench.scenarios.read_path import ReadResults, ReadSetup
+from bench.scenarios.read_path import LIST_TARGET, ReadResults, ReadSetup
 
 MB = 1024 * 1024
 
@@ -128,6 +128,30 @@ def targets(results: RunResults) -> list[Target]:
                     r,
                     "<= 2x",
                     r is not None and r <= 2,
+                )
+            )
+        page, single = find_run(read.runs, LIST_TARGET, "saturation"), read.list_single
+        if page and single:
+            r = ratio_of(page.wrk.rps, single.wrk.rps)
+            found.append(
+                Target(
+                    "list page of 50 (owner of 10,000) req/s vs single GET (saturation)",
+                    f"{page.wrk.rps:,.0f} req/s",
+                    f"{single.wrk.rps:,.0f} req/s",
+                    r,
+                    ">= 0.3x",
+                    r is not None and r >= 0.3,
+                )
+            )
+            r = ratio_of(page.wrk.p99_ms, single.wrk.p99_ms)
+            found.append(
+                Target(
+                    "list page p99 vs single GET p99 (saturation)",
+                    f"{page.wrk.p99_ms:.2f} ms",
+                    f"{single.wrk.p99_ms:.2f} ms",
+                    r,
+                    "reported",
+                    None,
                 )
             )
         ours_f, bare_f = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +34,17 @@ from bench.infra.servers import (
 from bench.infra.services import Stack
 from bench.scenarios.projector_run import project_all
 from deploystatus.settings import Settings
+from deploystatus.view.client import create_redis
+from deploystatus.view.keys import Keys
+from events import new_event
+from projector.core.fold import fold_records
+from projector.fanout import Fanout
+from projector.store import RedisStatusStore, Write
 
 FIXED_RATE_CONNECTIONS = 8
+# GET /status: a page of this many items, for an owner of this many deployments.
+LIST_PAGE, LIST_OWNER_DEPLOYMENTS = 50, 10_000
+LIST_TARGET = "ours: list page of 50, owner of 10,000"
 SATURATION_PAIRS = 3
 TOKEN_TTL_SECONDS = 4 * 3600
 
@@ -48,6 +58,7 @@ class ReadSetup:
     targets: Path  # "deployment_id token" lines for wrk
     events: int
     pg_rows: dict[str, int]
+    list_targets: Path  # one "owner token" line: the owner of LIST_OWNER_DEPLOYMENTS
 
 
 @dataclass
@@ -60,6 +71,9 @@ class ReadResults:
     cache_hit_ratio: float | None = None  # ours at saturation, after the warm-up pass
     # (ours, bare endpoint) req/s of each interleaved saturation pair, in order
     saturation_pairs: list[tuple[float, float]] = field(default_factory=list)
+    # (list page, single GET) req/s of each interleaved pair, and the single GETs combined
+    list_pairs: list[tuple[float, float]] = field(default_factory=list)
+    list_single: LoadRun | None = None
 
 
 async def prepare(stack: Stack, sizes: Sizes, work_dir: Path) -> ReadSetup:
@@ -76,7 +90,39 @@ async def prepare(stack: Stack, sizes: Sizes, work_dir: Path) -> ReadSetup:
     }
     targets = work_dir / "targets.txt"
     targets.write_text("".join(f"{dep} {token}\n" for dep, token in tokens.items()))
-    return ReadSetup(settings, deployments, folded, tokens, targets, len(records), pg_rows)
+    owner = await list_owner(settings)
+    list_targets = work_dir / "list-targets.txt"
+    list_targets.write_text(f"{owner} {mint_token(settings, owner, TOKEN_TTL_SECONDS)}\n")
+    return ReadSetup(
+        settings, deployments, folded, tokens, targets, len(records), pg_rows, list_targets
+    )
+
+
+async def list_owner(settings: Settings) -> str:
+    """A new owner of LIST_OWNER_DEPLOYMENTS deployments in the served generation, written
+    as the projector writes them (fold, save, fan-out: the same lists), without the log."""
+    owner = str(uuid.uuid4())
+    keys = Keys(settings.redis.prefix)
+    async with create_redis(settings) as redis:
+        generation = (await redis.get(keys.generation)).decode()
+        store = RedisStatusStore(redis, keys, generation)
+        for start in range(0, LIST_OWNER_DEPLOYMENTS, 1000):
+            writes = []
+            for n in range(start, min(start + 1000, LIST_OWNER_DEPLOYMENTS)):
+                deployment_id = str(uuid.uuid4())
+                created = {"user_id": owner, "name": f"svc-{n:05d}", "target_replicas": 2}
+                events = [new_event("deployment.created", deployment_id, created)]
+                for _ in range(n % 3):  # unhealthy, degraded and healthy ones
+                    data = {"replica_id": str(uuid.uuid4()), "status": "running"}
+                    events.append(new_event("replica.status_changed", deployment_id, data))
+                state = fold_records(None, list(enumerate(events, 1 << 40)))
+                assert state is not None
+                writes.append(Write(state, -1))
+            assert not await store.save(writes)
+            fanout = Fanout(store, None).batch()
+            await fanout.add(writes)
+            await fanout.finish()
+    return owner
 
 
 async def same_documents(setup: ReadSetup, ours_url: str, sql_url: str, sample: int) -> int:
@@ -161,7 +207,28 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
         ]
         results.cache_hit_ratio = _hit_ratio(before, cache_lookups(ours))
         results.saturation_pairs = [(o.wrk.rps, b.wrk.rps) for o, b in pairs]
+        # GET /status against the single-document GET, interleaved in pairs likewise.
+        list_pairs = [
+            (
+                measure(
+                    ours,
+                    LIST_TARGET,
+                    "saturation",
+                    prefix=f"/status?limit={LIST_PAGE}&_=",  # the owner id: an ignored field
+                    targets=setup.list_targets,
+                    seconds=pair_seconds,
+                    connections=sizes.connections,
+                    work_dir=work_dir,
+                    store_pids=lambda: [stack.redis.pid],
+                ),
+                load(ours, "ours", "saturation", pair_seconds, sizes.connections),
+            )
+            for _ in range(SATURATION_PAIRS)
+        ]
+        results.list_pairs = [(page.wrk.rps, one.wrk.rps) for page, one in list_pairs]
         results.runs += [combined([o for o, _ in pairs]), combined([b for _, b in pairs])]
+        results.runs.append(combined([page for page, _ in list_pairs]))
+        results.list_single = combined([one for _, one in list_pairs])
         for server, label in ((ours, "ours"), (bare, "bare endpoint")):
             results.runs.append(
                 load(server, label, "fixed rate", sizes.fixed_rate_seconds, 8, delay_ms)

@@ -60,11 +60,24 @@ class RequestMetrics:
             await self.app(scope, receive, send_and_note)
         finally:
             # The route template, never the raw path: ids would make unbounded label sets.
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = getattr(scope.get("route"), "path", None) or _template(scope)
             REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(
                 time.perf_counter() - started
             )
+
+
+# Endpoint -> its route's template, for plain Starlette routes: FastAPI's routes name
+# themselves in the request scope, Starlette's only give their endpoint.
+_TEMPLATES: dict[object, str] = {}
+
+
+def name_route(endpoint: object, template: str) -> None:
+    """Label the requests of a plain Starlette route's ``endpoint`` with ``template``."""
+    _TEMPLATES[endpoint] = template
+
+
+def _template(scope: Scope) -> str:
+    return _TEMPLATES.get(scope.get("endpoint"), "unmatched")
 
 
 async def metrics_endpoint(request: Request) -> Response:

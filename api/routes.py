@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api import openapi, responses
+from api import metrics, openapi, responses
 from api.consistency import (
     MIN_OFFSET_PATTERN,
     BadConsistencyParameter,
@@ -142,6 +142,7 @@ STATUS_OPERATION: dict[str, Any] = {
 }
 STATUS_MODELS = (StatusDocument, ErrorDetail)
 router.add_route(STATUS_PATH, get_status, methods=["GET"], include_in_schema=False)
+metrics.name_route(get_status, STATUS_PATH)
 
 
 @router.get("/healthz", summary="The process is alive")

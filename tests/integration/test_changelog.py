@@ -18,9 +18,9 @@ from support.view import stored_documents, stored_state, wait_for_view
 from support.waiting import wait_for
 
 from cli.samples import create_deployment
+from deploystatus import kafka
 from deploystatus.kafka import MAX_BATCH_BYTES, create_producer
 from deploystatus.topics import ensure_topics
-from deploystatus.view import client as connections
 from deploystatus.view.client import create_redis
 from deploystatus.view.keys import Keys
 from events import new_event
@@ -143,7 +143,7 @@ async def test_records_produced_again_after_failed_acks_do_not_overtake_the_next
     # The projector's changelog producer (created after this) makes one producer batch per
     # record, sent as soon as the next one is added: the next batch's records would reach
     # the broker while the first batch's tail is still retrying.
-    monkeypatch.setattr(connections, "MAX_BATCH_BYTES", 1)
+    monkeypatch.setattr(kafka, "MAX_BATCH_BYTES", 1)
     owner = str(uuid.uuid4())
     rng = random.Random(86)
     deployments = [create_deployment(owner, f"web-{i}", 1, rng) for i in range(2)]

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
-from support.api import TEST_SECRET, bearer, running_api
+from support.api import bearer, running_api
 from support.processes import running_projector
+from support.settings import isolated_settings
 
 from api.auth import mint_token
 from deploystatus.settings import Settings
-from deploystatus.view.client import create_redis
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # Read by tests/conftest.py's summary: the skip reasons that end so are printed after the run.
@@ -58,33 +57,14 @@ class Stack:
 @pytest.fixture
 async def settings(kafka, redis_endpoint) -> AsyncIterator[Settings]:
     """Own topics, consumer group and key prefix on the session's broker and Redis."""
-    suffix = uuid.uuid4().hex[:12]
-    settings = Settings(
-        _env_file=None,
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        kafka_idempotence=kafka.idempotence,
-        events_topic=f"events-{suffix}",
-        dlq_topic=f"events-{suffix}.dlq",
-        consumer_group=f"projector-{suffix}",
+    async with isolated_settings(
+        kafka.bootstrap_servers,
+        kafka.idempotence,
+        redis_endpoint.url,
         events_partitions=4,
-        projector_poll_timeout_ms=100,
-        projector_metrics_port=0,
-        kafka_session_timeout_ms=6000,
-        kafka_heartbeat_interval_ms=1000,
-        kafka_fetch_max_wait_ms=20,
-        redis_url=redis_endpoint.url,
-        redis_prefix=f"test-{suffix}",
-        jwt_secret=SecretStr(TEST_SECRET),
-        jwt_algorithms=["HS256"],
-        jwt_audience=None,
-        jwt_issuer=None,
         watch_heartbeat_seconds=1.0,
-    )
-    yield settings
-    async with create_redis(settings) as redis:
-        keys = [key async for key in redis.scan_iter(match=f"{settings.redis.prefix}:*")]
-        if keys:
-            await redis.unlink(*keys)
+    ) as made:
+        yield made
 
 
 @pytest.fixture

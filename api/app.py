@@ -16,7 +16,7 @@ from api.document_cache import DocumentCache
 from api.exceptions import NotAuthenticated, RateLimited, ViewNotReady
 from api.generation import GenerationCache
 from api.limits import RequestLimits
-from api.metrics import RequestMetrics, metrics_endpoint
+from api.metrics import RequestMetrics, metrics_endpoint, name_route
 from api.notifications import ChangeFeed
 from api.ratelimit import RateLimiter
 from api.reader import StatusReader
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(ui_router())
     app.add_route(lists.LIST_PATH, lists.list_status, methods=["GET"], include_in_schema=False)
+    name_route(lists.list_status, lists.LIST_PATH)
     openapi.add_operations(
         app,
         {

@@ -190,6 +190,7 @@ Their token (24h):
 
 Try:
   curl -s -H "Authorization: Bearer $TOKEN" {base}/status/{mine[0].deployment_id}
+  .venv/bin/deploystatus ls --url {base} --token $TOKEN
 Someone else's deployment answers 404:
   curl -s -H "Authorization: Bearer $TOKEN" {base}/status/{other.deployment_id}
 Watch the changes live (Server-Sent Events, or the terminal client):

@@ -5,6 +5,7 @@ is published by the store's write script, atomically with the write.)"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from projector.changelog import Changelog
@@ -52,7 +53,10 @@ class FanoutBatch:
         called again after it raised: the changelog's records are then produced anew."""
         if not self._written:
             return
-        await self._store.index_owners(self._written.values())
+        # Independent of each other: the index's round trip overlaps the changelog's acks.
+        await asyncio.gather(self._store.index_owners(self._written.values()), self._logged())
+
+    async def _logged(self) -> None:
         records = self._records
         if records is None:
             return

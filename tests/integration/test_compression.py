@@ -14,19 +14,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import confluent_kafka
 import httpx
 import pytest
 from aiokafka.record import default_records
 from support.processes import run_cli, running_projector, settings_env, start_cli, stop_process
-from support.publishing import publish, replica_change
+from support.publishing import fleet, publish, replica_change
 from support.topics import read_topic
 from support.view import served_generation, wait_for_view
 from support.waiting import wait_for
 
-from cli.samples import create_deployment, simulation_step
+from cli.samples import create_deployment
 from deploystatus.settings import Settings
 from deploystatus.topics import ensure_topics
 from devtools.devstack import free_port
@@ -35,18 +34,6 @@ from events.models import Event
 from projector import dead_letters
 
 CODECS = ["gzip", "snappy", "lz4", "zstd"]
-
-
-def fleet(seed: int, deployments: int, changes: int) -> tuple[list[Any], list[Event]]:
-    rng = random.Random(seed)
-    deps, events = [], []
-    for i in range(deployments):
-        dep, created = create_deployment(str(uuid.uuid4()), f"app-{i}", 2, rng)
-        deps.append(dep)
-        events += created
-    for _ in range(changes):
-        events += simulation_step(rng.choice(deps), rng)
-    return deps, events
 
 
 def librdkafka_publish(settings: Settings, events: list[Event], codec: str) -> None:
@@ -106,7 +93,7 @@ async def test_librdkafka_batches_of_each_codec_are_folded_rebuilt_and_verified(
         rebuild_handover_seconds=2.0,
         rebuild_lease_seconds=2.0,
     )
-    _, events = fleet(seed=len(codec), deployments=12, changes=150)
+    _, _, events = fleet(seed=len(codec), deployments=12, changes=150)
     await ensure_topics(settings)
     await asyncio.to_thread(librdkafka_publish, settings, events, codec)
     with decodes_counted(codec) as calls:
@@ -162,7 +149,7 @@ async def test_an_undecodable_batch_is_dead_lettered_once_and_the_partition_move
     settings = settings.replace(projector_metrics_port=port, log_format="json")
     rng = random.Random(5)
     target, created = create_deployment(str(uuid.uuid4()), "target", 3, rng)
-    _, other_events = fleet(seed=6, deployments=6, changes=40)
+    _, _, other_events = fleet(seed=6, deployments=6, changes=40)
     before = [*created, replica_change(target, "failed")]
     lost = [replica_change(target, "running"), replica_change(target, "stopped")]
     after = [replica_change(target, "running")]

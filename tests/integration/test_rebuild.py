@@ -6,20 +6,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import random
 import re
 import signal
-import uuid
 from pathlib import Path
 
 import pytest
 from support.api import bearer, running_api
 from support.processes import run_cli, running_projector, start_cli, stop_process
-from support.publishing import publish
+from support.publishing import fleet, publish
 from support.view import served_generation, wait_for_view
 from support.waiting import wait_for
 
-from cli.samples import create_deployment, simulation_step
+from cli.samples import simulation_step
 from deploystatus.kafka import create_producer
 from deploystatus.view.client import create_redis
 from deploystatus.view.generations import RedisGenerations
@@ -33,18 +31,6 @@ def quick(settings):
     return settings.replace(
         generation_grace_seconds=1.0, rebuild_handover_seconds=2.0, rebuild_lease_seconds=2.0
     )
-
-
-def fleet(seed: int, deployments: int, changes: int):
-    rng = random.Random(seed)
-    deps, events = [], []
-    for i in range(deployments):
-        dep, created = create_deployment(str(uuid.uuid4()), f"app-{i}", 2, rng)
-        deps.append(dep)
-        events += created
-    for _ in range(changes):
-        events += simulation_step(rng.choice(deps), rng)
-    return rng, deps, events
 
 
 async def generation_keys(settings, generation: str) -> int:

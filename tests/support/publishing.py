@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import uuid
 from collections.abc import Iterable
 
 from aiokafka.structs import RecordMetadata
 
-from cli.samples import SimulatedDeployment
+from cli.samples import SimulatedDeployment, create_deployment, simulation_step
 from deploystatus.kafka import create_producer
 from deploystatus.settings import Settings
 from deploystatus.topics import ensure_topics
@@ -86,3 +88,19 @@ class SteadyPublisher:
     async def finished(self) -> None:
         assert self._task is not None
         await self._task
+
+
+def fleet(
+    seed: int, deployments: int, changes: int
+) -> tuple[random.Random, list[SimulatedDeployment], list[Event]]:
+    """``deployments`` sample deployments of their own owners and ``changes`` random changes
+    of them: the generator (for more), the deployments, and the events in log order."""
+    rng = random.Random(seed)
+    deps, events = [], []
+    for i in range(deployments):
+        dep, created = create_deployment(str(uuid.uuid4()), f"app-{i}", 2, rng)
+        deps.append(dep)
+        events += created
+    for _ in range(changes):
+        events += simulation_step(rng.choice(deps), rng)
+    return rng, deps, events

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import importlib.util
 import shlex
 import signal
@@ -19,6 +18,7 @@ import time
 from pathlib import Path
 
 from bench.data.config import FULL, QUICK, Sizes
+from bench.infra.probes import freeze_own_objects
 from bench.infra.services import Stack, running_stack
 from bench.infra.wrk import WrkMissing, wrk_binary
 from bench.report.chart import chart
@@ -126,10 +126,10 @@ async def _experiments(
                 )
     if wanted & {"projector", "footprint"}:
         # The bare consumer (the projector's baseline) runs in this process, which by now
-        # holds the read data set (~1 GB of objects): left to the collector, every
-        # collection during the consumption walked them all (1M records in 4.5 s after
-        # the read benchmark, 2.3 s without it). They live until the end anyway.
-        gc.freeze()
+        # holds the read data set: left to the collector, every collection during the
+        # consumption walked it all (1M records in 4.5 s after the read benchmark, 2.3 s
+        # without it).
+        freeze_own_objects()
         _log("projector: publish, raw consume, fold, rebuild")
         results.projector = await projector_bench.run(
             stack, sizes, work_dir, with_rebuild="projector" in wanted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -42,3 +43,13 @@ async def paced(rate: int, seconds: float) -> AsyncIterator[tuple[int, int]]:
         delay = started + (tick + 1) * TICK_SECONDS - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+def freeze_own_objects() -> None:
+    """Keep what the bench process holds now (the data sets: hundreds of thousands of
+    objects, which live until the end anyway) out of its collector's reach: a full
+    collection walking them stalls the process for about a fifth of a second, which a timed
+    window would charge to the system under test (docs/performance.md#freshness). What it
+    allocates later is still collected."""
+    gc.collect()
+    gc.freeze()

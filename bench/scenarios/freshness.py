@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 
 from bench.data.dataset import event_time, record
 from bench.infra.kafka_io import GroupProgress
-from bench.infra.probes import Latencies, paced
+from bench.infra.probes import Latencies, freeze_own_objects, paced
 from bench.infra.procs import CpuShare
 from bench.infra.servers import serving
 from bench.infra.services import Stack, spawn, stop
@@ -152,6 +152,7 @@ async def measure(
                 "Redis": stack.redis.pid,
                 "bench client": os.getpid(),
             }
+            freeze_own_objects()
             return await _publish_and_probe(
                 setup, server.url, rate, seconds, first_round, CpuShare(pids)
             )

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.data.dataset import record
 from bench.infra.kafka_io import assign_whole_topic
-from bench.infra.probes import Latencies, paced
+from bench.infra.probes import Latencies, freeze_own_objects, paced
 from bench.infra.procs import CpuShare
 from bench.infra.services import Stack
 from bench.scenarios.freshness import WATCHED
@@ -62,6 +62,7 @@ async def measure(
     producer = create_producer(settings, "bench-freshness-floor")
     await consumer.start()
     await producer.start()
+    freeze_own_objects()  # as the freshness run does
     try:
         assign_whole_topic(consumer, settings.kafka.events_topic)
         await consumer.seek_to_end()

@@ -25,6 +25,7 @@ from api.signing_keys import JwksKeys
 from api.state import AppState
 from api.ui import ui_router
 from api.watch import StreamSlots
+from deploystatus.collector import SERVING_FIRST_THRESHOLD, tune_collector
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
 from deploystatus.view.client import WATCH_READS, RedisClient, create_redis
@@ -147,7 +148,10 @@ def create_app(
 
 
 def create_app_from_environment() -> FastAPI:
-    """The app with settings read from the environment: what each `--workers` process runs."""
+    """The app with settings read from the environment: what each `--workers` process runs,
+    with the process's collector set for serving (``deploystatus.collector``)."""
     settings = Settings()
     configure_logging(settings.log.level, settings.log.format)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_collector(SERVING_FIRST_THRESHOLD)
+    return app

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import os
 import sys
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 
 from api.exceptions import ConfigurationError
 from cli.watch_client import CONDITIONS
+from deploystatus.collector import FOLDING_FIRST_THRESHOLD, tune_collector
 from deploystatus.logs import configure_logging
 from deploystatus.memory import start_trimming
 from deploystatus.settings import Settings
@@ -148,8 +148,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 T = TypeVar("T")
-# Objects alive since the last collection that trigger the next one (see _tune_memory_for_folding).
-GC_FIRST_THRESHOLD = 200_000
 
 
 def _projector(settings: Settings, args: argparse.Namespace) -> int:
@@ -162,7 +160,7 @@ def _projector(settings: Settings, args: argparse.Namespace) -> int:
 def run_folding(
     main: Coroutine[Any, Any, T],
     *,
-    gc_first_threshold: int = GC_FIRST_THRESHOLD,
+    gc_first_threshold: int = FOLDING_FIRST_THRESHOLD,
     loop: Literal["uvloop", "asyncio"] = "uvloop",
 ) -> T:
     """Run the main coroutine of a process that folds events (projector, rebuild) on uvloop,
@@ -175,13 +173,10 @@ def run_folding(
 
 def _tune_memory_for_folding(gc_first_threshold: int) -> None:
     """A batch allocates many objects that live until it is written (its events, the new
-    states) and few that outlive it; the collector's first threshold counts objects alive,
-    not allocated. At CPython's default it ran hundreds of times per batch, each run walking
-    every live object; a batch stays below GC_FIRST_THRESHOLD, so the collector runs only
-    when garbage builds up (docs/performance.md#cpu). Cyclic
-    garbage is rare here and bounded by the threshold; the rest is freed by refcounting.
-    What is freed goes back to the operating system (``deploystatus.memory``)."""
-    gc.set_threshold(gc_first_threshold, 10, 10)
+    states) and few that outlive it: the collector runs only when garbage builds up
+    (``deploystatus.collector``). What is freed goes back to the operating system
+    (``deploystatus.memory``)."""
+    tune_collector(gc_first_threshold)
     start_trimming()
 
 

@@ -3,8 +3,8 @@
 that setting pays:
 
 - ``--gc-gen0 N``: the garbage collector's first threshold at N instead of the one the
-  projector sets (`cli/main.py::GC_FIRST_THRESHOLD`; CPython's default is 700). A
-  batch keeps its events and new states alive until it is written, and every
+  projector sets (`deploystatus/collector.py::FOLDING_FIRST_THRESHOLD`; CPython's default is
+  700). A batch keeps its events and new states alive until it is written, and every
   young-generation collection walks all of them.
 - ``--asyncio-loop``: asyncio's own event loop instead of uvloop.
 - ``--compression CODEC``: KAFKA_COMPRESSION=CODEC, so that the changelog (and any dead
@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import argparse
 
-from cli.main import GC_FIRST_THRESHOLD, run_folding
+from cli.main import run_folding
+from deploystatus.collector import FOLDING_FIRST_THRESHOLD
 from deploystatus.logs import configure_logging
 from deploystatus.settings import Settings
 from projector.service import run_projector
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--gc-gen0", type=int, default=GC_FIRST_THRESHOLD)
+    parser.add_argument("--gc-gen0", type=int, default=FOLDING_FIRST_THRESHOLD)
     parser.add_argument("--asyncio-loop", action="store_true")
     parser.add_argument("--compression", choices=["gzip", "snappy", "lz4", "zstd"])
     args = parser.parse_args()

@@ -1,6 +1,7 @@
-"""``python -m bench.infra.serve APP --port N [--server S --loop L --http H --access-log]``: one app
-under one server (uvicorn, as ``deploystatus api`` runs it, or granian), settings from the
-environment, one worker."""
+"""``python -m bench.infra.serve APP --port N [--server S --loop L --http H --access-log
+--default-collector]``: one app under one server (uvicorn, as ``deploystatus api`` runs it, or
+granian), settings from the environment, one worker, the collector set as
+``deploystatus api`` sets it (unless ``--default-collector``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import os
 from fastapi import FastAPI
 
 from bench.infra.apps import APPS
+from deploystatus.collector import SERVING_FIRST_THRESHOLD, tune_collector
 from deploystatus.settings import Settings
 
 # granian imports its target in its worker process: the app's name gets there by environment.
 APP_ENV = "BENCH_SERVE_APP"
+DEFAULT_COLLECTOR_ENV = "BENCH_DEFAULT_COLLECTOR"
 
 
 def main() -> None:
@@ -24,7 +27,10 @@ def main() -> None:
     parser.add_argument("--loop", default="uvloop")
     parser.add_argument("--http", default="httptools")
     parser.add_argument("--access-log", action="store_true")
+    parser.add_argument("--default-collector", action="store_true")
     args = parser.parse_args()
+    if args.default_collector:
+        os.environ[DEFAULT_COLLECTOR_ENV] = "1"
     if args.server == "granian":
         _granian(args)
     else:
@@ -35,7 +41,7 @@ def _uvicorn(args: argparse.Namespace) -> None:
     import uvicorn
 
     uvicorn.run(
-        APPS[args.app](Settings()),
+        _app(args.app),
         host="127.0.0.1",
         port=args.port,
         loop=args.loop,
@@ -71,7 +77,15 @@ def _granian(args: argparse.Namespace) -> None:
 
 
 def granian_app() -> FastAPI:
-    return APPS[os.environ[APP_ENV]](Settings())
+    return _app(os.environ[APP_ENV])
+
+
+def _app(name: str) -> FastAPI:
+    """The app, built in the process that serves it, as ``create_app_from_environment``."""
+    app = APPS[name](Settings())
+    if not os.environ.get(DEFAULT_COLLECTOR_ENV):
+        tune_collector(SERVING_FIRST_THRESHOLD)
+    return app
 
 
 if __name__ == "__main__":

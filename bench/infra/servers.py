@@ -32,6 +32,7 @@ class ServerOptions:
     loop: str = "uvloop"
     http: str = "httptools"  # uvicorn's HTTP parser; granian has its own
     access_log: bool = False
+    default_collector: bool = False  # CPython's, not the one `deploystatus api` sets
 
 
 @dataclass
@@ -93,6 +94,8 @@ def serving(
     args += ["--loop", options.loop, "--http", options.http]
     if options.access_log:
         args.append("--access-log")
+    if options.default_collector:
+        args.append("--default-collector")
     log = log_dir / f"server-{app}-{port}.log"
     process = spawn(args, settings, log, BENCH_PG_DSN=PG_DSN)
     try:

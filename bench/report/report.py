@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.infra.profiling import Profile
+from bench.infra.servers import LoadRun
 from bench.report.targets import (
     MB,
     RunResults,
@@ -81,13 +82,14 @@ def read_table(read: ReadResults) -> str:
     return "\n".join(rows)
 
 
-def levers_table(read: ReadResults) -> str:
-    base = read.levers[0] if read.levers else None
+def levers_table(levers: list[LoadRun]) -> str:
+    """Each lever against the first run of ``levers``, ours as it is."""
+    base = levers[0] if levers else None
     rows = [
         "| variant (saturation) | req/s | x ours | p99 ms | server CPU ms/req |",
         "|---" * 5 + "|",
     ]
-    for r in read.levers:
+    for r in levers:
         ratio = ratio_of(r.wrk.rps, base.wrk.rps) if base else None
         rows.append(
             f"| {r.target} | {r.wrk.rps:,.0f} | {_fmt_ratio(ratio)} | {r.wrk.p99_ms:.2f} | "
@@ -211,7 +213,9 @@ def markdown(results: RunResults, findings: str) -> str:
             "",
             "### Levers (each one change against ours, same run)",
             "",
-            levers_table(read),
+            levers_table(read.levers),
+            "",
+            levers_table(read.list_levers),
             "",
             profile_text("Profile of our API at saturation", read.profile),
         ]
@@ -373,5 +377,6 @@ def markdown(results: RunResults, findings: str) -> str:
 def stdout_table(results: RunResults) -> str:
     parts = [targets_table(results)]
     if results.read is not None:
-        parts += [read_table(results.read), levers_table(results.read)]
+        read = results.read
+        parts += [read_table(read), levers_table(read.levers), levers_table(read.list_levers)]
     return "\n\n".join(parts)

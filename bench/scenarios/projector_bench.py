@@ -16,7 +16,7 @@ from bench.infra.services import Stack
 from bench.scenarios import footprint, rebuild
 from bench.scenarios.footprint import Footprint
 from bench.scenarios.projector_run import ProjectorRun, project_all
-from cli.main import GC_FIRST_THRESHOLD
+from deploystatus.collector import FOLDING_FIRST_THRESHOLD
 from deploystatus.settings import Settings
 
 RAW_CONSUME_DEADLINE_SECONDS = 300
@@ -33,11 +33,12 @@ LEVER_BATCHES: tuple[tuple[int | None, int | None], ...] = (
 )
 # Levers: the projector with one of its settings undone (bench/infra/projector_lever.py), default
 # batch size: the collector's first threshold at CPython's default (700) and at the setting
-# before issue 7's fourth round (50,000; now GC_FIRST_THRESHOLD); asyncio's loop; the
+# before issue 7's fourth round (50,000; now FOLDING_FIRST_THRESHOLD); asyncio's loop; the
 # changelog produced compressed (KAFKA_COMPRESSION, whose default is none).
 SETTING_LEVERS = (
     (
-        f"GC first threshold 700 (CPython's default; the projector sets {GC_FIRST_THRESHOLD:,})",
+        "GC first threshold 700 (CPython's default; "
+        f"the projector sets {FOLDING_FIRST_THRESHOLD:,})",
         ["--gc-gen0", "700"],
     ),
     ("GC first threshold 50,000 (the setting before)", ["--gc-gen0", "50000"]),

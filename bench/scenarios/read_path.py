@@ -64,7 +64,8 @@ class ReadSetup:
 @dataclass
 class ReadResults:
     runs: list[LoadRun] = field(default_factory=list)
-    levers: list[LoadRun] = field(default_factory=list)
+    levers: list[LoadRun] = field(default_factory=list)  # the first one is ours
+    list_levers: list[LoadRun] = field(default_factory=list)  # likewise, for list pages
     checked_documents: int = 0
     fixed_rate: float = 0.0
     profile: Profile | None = None
@@ -174,6 +175,19 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
             same_documents(setup, ours.url, sql.url, CORRECTNESS_SAMPLE)
         )
 
+    def list_load(server, label, seconds):  # type: ignore[no-untyped-def]
+        return measure(
+            server,
+            label,
+            "saturation",
+            prefix=f"/status?limit={LIST_PAGE}&_=",  # the owner id: an ignored field
+            targets=setup.list_targets,
+            seconds=seconds,
+            connections=sizes.connections,
+            work_dir=work_dir,
+            store_pids=lambda: [stack.redis.pid],
+        )
+
     def warm(server, app=None):  # type: ignore[no-untyped-def]
         warm_up(server, path_prefix(app or server.app), setup.targets, work_dir)
 
@@ -210,17 +224,7 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
         # GET /status against the single-document GET, interleaved in pairs likewise.
         list_pairs = [
             (
-                measure(
-                    ours,
-                    LIST_TARGET,
-                    "saturation",
-                    prefix=f"/status?limit={LIST_PAGE}&_=",  # the owner id: an ignored field
-                    targets=setup.list_targets,
-                    seconds=pair_seconds,
-                    connections=sizes.connections,
-                    work_dir=work_dir,
-                    store_pids=lambda: [stack.redis.pid],
-                ),
+                list_load(ours, LIST_TARGET, pair_seconds),
                 load(ours, "ours", "saturation", pair_seconds, sizes.connections),
             )
             for _ in range(SATURATION_PAIRS)
@@ -244,6 +248,7 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
         ("ours", ServerOptions(), "ours (uvloop+httptools, as measured above)"),
         ("ours", ServerOptions(loop="asyncio", http="h11"), "ours on asyncio+h11"),
         ("ours", ServerOptions(access_log=True), "ours with uvicorn's access log on"),
+        ("ours", ServerOptions(default_collector=True), "ours with CPython's default collector"),
         ("no-hiredis", ServerOptions(), "ours without hiredis"),
         ("no-token-cache", ServerOptions(), "ours without the verified-token cache"),
         ("no-document-cache", ServerOptions(), "ours without the document cache"),
@@ -258,6 +263,15 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
             results.levers.append(
                 load(server, label, "saturation", sizes.lever_seconds, sizes.connections, 0, app)
             )
+    # The collector matters most where each request waits on Redis: a list page.
+    list_variants = [
+        (ServerOptions(), "ours: list page of 50 (as measured above)"),
+        (ServerOptions(default_collector=True), "list page of 50, CPython's default collector"),
+    ]
+    for options, label in list_variants:
+        with serving("ours", setup.settings, logs, options) as server:
+            warm(server)
+            results.list_levers.append(list_load(server, label, sizes.lever_seconds))
     return results
 
 

@@ -34,9 +34,7 @@ def test_an_untuned_process_has_cpythons_collector() -> None:
 
 def test_the_api_process_tunes_its_collector_once_its_app_is_built() -> None:
     code = "from api.app import create_app_from_environment; create_app_from_environment(); "
-    threshold, frozen = _run(
-        code + REPORT, REDIS_URL="redis://127.0.0.1:1/0", JWT_SECRET="s" * 32
-    )
+    threshold, frozen = _run(code + REPORT, REDIS_URL="redis://127.0.0.1:1/0", JWT_SECRET="s" * 32)
     assert threshold == SERVING_FIRST_THRESHOLD
     assert frozen > 10_000  # the modules and the app: out of every later collection's walk
 

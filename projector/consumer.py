@@ -148,7 +148,12 @@ class Projector:
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + check_every
         finally:
-            await self.drain()
+            try:
+                await self.drain()
+            finally:
+                # Freed now, not when the collector reaches the consumer's reference cycles
+                # (after a switch of generation the old states were held, and counted, until then).
+                self._cache.clear()
 
     async def _step(
         self, should_leave: Callable[[], Awaitable[bool]] | None, next_check: float

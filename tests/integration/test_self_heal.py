@@ -3,9 +3,11 @@ dead-lettering anything twice; `verify` tells a tampered view from a correct one
 
 from __future__ import annotations
 
+import gc
 import random
 import uuid
 
+from prometheus_client import REGISTRY
 from support.api import bearer, running_api
 from support.processes import run_cli, running_projector
 from support.publishing import publish, publish_records
@@ -18,6 +20,11 @@ from deploystatus.view.client import create_redis
 from deploystatus.view.keys import DOCUMENT, Keys
 
 
+def held_states() -> float:
+    """deploystatus_projector_cached_states of this process (its in-process projectors)."""
+    return REGISTRY.get_sample_value("deploystatus_projector_cached_states") or 0.0
+
+
 async def test_flushed_redis_is_rebuilt_by_the_projector(own_redis):
     """FLUSHALL under a running projector: the API answers 503 (never a wrong 404) until
     the view is back, complete; no bad record is dead-lettered twice; verify passes."""
@@ -28,6 +35,8 @@ async def test_flushed_redis_is_rebuilt_by_the_projector(own_redis):
     later = events[30:]
     owner, dep_id = str(events[0].data.user_id), events[0].deployment_id
 
+    gc.collect()  # the stopped projectors of earlier tests in this process
+    held_before = held_states()
     async with running_projector(settings), running_api(settings) as client:
         await wait_for_view(settings, events[:30])
         assert len(await read_topic(settings, settings.kafka.dlq_topic, 2)) == 2
@@ -43,6 +52,9 @@ async def test_flushed_redis_is_rebuilt_by_the_projector(own_redis):
         assert after is not None and after != before
         response = await client.get(f"/status/{dep_id}", headers=bearer(settings, owner))
         assert response.status_code == 200
+        # The lost generation's states went with its consumer: only the new one's are held.
+        assert held_states() - held_before <= len({e.deployment_id for e in events})
+    assert held_states() == held_before, "a stopped projector holds no states"
 
     dead = await read_topic(settings, settings.kafka.dlq_topic, 3, patience=3)
     assert len(dead) == 2, "each bad record is dead-lettered once"

@@ -98,6 +98,33 @@ def ratio_of(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
+def _rps_target(name: str, run: LoadRun, base: LoadRun, at_least: float) -> Target:
+    """``run``'s req/s against ``base``'s, met at ``at_least`` times it or more."""
+    r = ratio_of(run.wrk.rps, base.wrk.rps)
+    return Target(
+        name,
+        f"{run.wrk.rps:,.0f} req/s",
+        f"{base.wrk.rps:,.0f} req/s",
+        r,
+        f">= {at_least:g}x",
+        r is not None and r >= at_least,
+    )
+
+
+def _p99_target(name: str, run: LoadRun, base: LoadRun, at_most: float | None) -> Target:
+    """``run``'s p99 against ``base``'s, met at ``at_most`` times it or less (``None``:
+    reported only)."""
+    r = ratio_of(run.wrk.p99_ms, base.wrk.p99_ms)
+    return Target(
+        name,
+        f"{run.wrk.p99_ms:.2f} ms",
+        f"{base.wrk.p99_ms:.2f} ms",
+        r,
+        "reported" if at_most is None else f"<= {at_most:g}x",
+        None if at_most is None else r is not None and r <= at_most,
+    )
+
+
 def targets(results: RunResults) -> list[Target]:
     found: list[Target] = []
     read = results.read
@@ -108,80 +135,30 @@ def targets(results: RunResults) -> list[Target]:
         )
         sql = find_run(read.runs, "SQL baseline", "saturation")
         if ours and bare:
-            r = ratio_of(ours.wrk.rps, bare.wrk.rps)
-            found.append(
-                Target(
-                    "read req/s vs bare endpoint (saturation)",
-                    f"{ours.wrk.rps:,.0f} req/s",
-                    f"{bare.wrk.rps:,.0f} req/s",
-                    r,
-                    ">= 0.8x",
-                    r is not None and r >= 0.8,
-                )
-            )
-            r = ratio_of(ours.wrk.p99_ms, bare.wrk.p99_ms)
-            found.append(
-                Target(
-                    "read p99 vs bare endpoint (saturation)",
-                    f"{ours.wrk.p99_ms:.2f} ms",
-                    f"{bare.wrk.p99_ms:.2f} ms",
-                    r,
-                    "<= 2x",
-                    r is not None and r <= 2,
-                )
-            )
+            found.append(_rps_target("read req/s vs bare endpoint (saturation)", ours, bare, 0.8))
+            found.append(_p99_target("read p99 vs bare endpoint (saturation)", ours, bare, 2))
         page, single = find_run(read.runs, LIST_TARGET, "saturation"), read.list_single
         if page and single:
-            r = ratio_of(page.wrk.rps, single.wrk.rps)
             found.append(
-                Target(
+                _rps_target(
                     "list page of 50 (owner of 10,000) req/s vs single GET (saturation)",
-                    f"{page.wrk.rps:,.0f} req/s",
-                    f"{single.wrk.rps:,.0f} req/s",
-                    r,
-                    ">= 0.3x",
-                    r is not None and r >= 0.3,
+                    page,
+                    single,
+                    0.3,
                 )
             )
-            r = ratio_of(page.wrk.p99_ms, single.wrk.p99_ms)
             found.append(
-                Target(
-                    "list page p99 vs single GET p99 (saturation)",
-                    f"{page.wrk.p99_ms:.2f} ms",
-                    f"{single.wrk.p99_ms:.2f} ms",
-                    r,
-                    "reported",
-                    None,
-                )
+                _p99_target("list page p99 vs single GET p99 (saturation)", page, single, None)
             )
         ours_f, bare_f = (
             find_run(read.runs, "ours", "fixed rate"),
             find_run(read.runs, "bare endpoint", "fixed rate"),
         )
         if ours_f and bare_f:
-            r = ratio_of(ours_f.wrk.p99_ms, bare_f.wrk.p99_ms)
-            found.append(
-                Target(
-                    f"read p99 vs bare endpoint (fixed ~{read.fixed_rate:,.0f} req/s)",
-                    f"{ours_f.wrk.p99_ms:.2f} ms",
-                    f"{bare_f.wrk.p99_ms:.2f} ms",
-                    r,
-                    "<= 2x",
-                    r is not None and r <= 2,
-                )
-            )
+            name = f"read p99 vs bare endpoint (fixed ~{read.fixed_rate:,.0f} req/s)"
+            found.append(_p99_target(name, ours_f, bare_f, 2))
         if ours and sql:
-            r = ratio_of(ours.wrk.rps, sql.wrk.rps)
-            found.append(
-                Target(
-                    "read req/s vs SQL baseline (saturation)",
-                    f"{ours.wrk.rps:,.0f} req/s",
-                    f"{sql.wrk.rps:,.0f} req/s",
-                    r,
-                    ">= 10x",
-                    r is not None and r >= 10,
-                )
-            )
+            found.append(_rps_target("read req/s vs SQL baseline (saturation)", ours, sql, 10))
     proj = results.projector
     if proj is not None:
         rate = proj.run.steady_rate

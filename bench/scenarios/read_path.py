@@ -24,6 +24,7 @@ from bench.infra.procs import pids_named
 from bench.infra.profiling import Profile, start_py_spy, summarise
 from bench.infra.servers import (
     LoadRun,
+    Server,
     ServerOptions,
     cache_lookups,
     combined,
@@ -175,7 +176,7 @@ def run(setup: ReadSetup, stack: Stack, sizes: Sizes, work_dir: Path) -> ReadRes
             same_documents(setup, ours.url, sql.url, CORRECTNESS_SAMPLE)
         )
 
-    def list_load(server, label, seconds):  # type: ignore[no-untyped-def]
+    def list_load(server: Server, label: str, seconds: int) -> LoadRun:
         return measure(
             server,
             label,
